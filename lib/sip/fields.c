@@ -122,7 +122,7 @@ int sip_param_get(sip_str_t params, const char *name, sip_str_t *value)
 	uint32_t pos = 0;
 	sip_str_t n, v;
 	int r;
-	size_t nl = strlen(name);
+	size_t nl = strlen(name); /* name is the caller's literal, not packet data */
 	while ((r = sip_param_next(params, &pos, &n, &v)) > 0) {
 		if (n.len == nl && sip_str_caseeq(n, (sip_str_t){ name, (uint32_t)nl })) {
 			if (value)
@@ -265,43 +265,40 @@ static bool escapes_ok(sip_str_t s)
 	return true;
 }
 
-static bool user_ok(sip_str_t u)
+/* user: unreserved / escaped / user-unreserved; escapes are checked only
+ * when the pre-pass saw a '%'. */
+static bool user_ok(sip_str_t u, bool pct)
 {
 	for (uint32_t i = 0; i < u.len; i++) {
 		unsigned char c = (unsigned char)u.p[i];
 		if (c != '%' && !cc_is(c, CC_USER))
 			return false;
 	}
-	return u.len > 0 && escapes_ok(u);
+	return u.len > 0 && (!pct || escapes_ok(u));
 }
 
-static bool password_ok(sip_str_t pw)
+static bool password_ok(sip_str_t pw, bool pct)
 {
 	for (uint32_t i = 0; i < pw.len; i++) {
 		unsigned char c = (unsigned char)pw.p[i];
 		if (c == ';' || c == '?' || c == '/' || (c != '%' && !cc_is(c, CC_USER)))
 			return false;
 	}
-	return escapes_ok(pw);
+	return !pct || escapes_ok(pw);
 }
 
-static int parse_sip_uri(sip_str_t s, uint32_t i, struct sip_uri *u)
+/* at: the last '@' (userinfo delimiter) or NULL. Neither host, params nor
+ * headers may hold a raw '@', while the user part may hold ';' '?' ','
+ * (RFC 4475 semiuri, intmeth). */
+static int parse_sip_uri(sip_str_t s, uint32_t i, const char *at, bool pct, struct sip_uri *u)
 {
-	/* userinfo ends at the last '@': neither host, params nor headers may
-	 * hold a raw '@', while the user part may hold ';' '?' ',' (semiuri). */
-	const char *at = NULL;
-	for (uint32_t k = s.len; k > i; k--)
-		if (s.p[k - 1] == '@') {
-			at = s.p + k - 1;
-			break;
-		}
 	if (at) {
 		sip_str_t ui = { s.p + i, (uint32_t)(at - (s.p + i)) };
 		const char *colon = memchr(ui.p, ':', ui.len);
 		u->user = colon ? (sip_str_t){ ui.p, (uint32_t)(colon - ui.p) } : ui;
 		if (colon)
 			u->password = (sip_str_t){ colon + 1, (uint32_t)(ui.p + ui.len - colon - 1) };
-		if (!user_ok(u->user) || !password_ok(u->password))
+		if (!user_ok(u->user, pct) || !password_ok(u->password, pct))
 			return -EINVAL;
 		i = (uint32_t)(at - s.p) + 1;
 	}
@@ -309,18 +306,38 @@ static int parse_sip_uri(sip_str_t s, uint32_t i, struct sip_uri *u)
 	if (r < 0)
 		return -EINVAL;
 	i = (uint32_t)r;
-	uint32_t q = i;
-	while (q < s.len && s.p[q] != '?')
-		q++;
-	u->params = str_sub(s, i, q);
+	const char *q = memchr(s.p + i, '?', s.len - i);
+	uint32_t qi = q ? (uint32_t)(q - s.p) : s.len;
+	u->params = str_sub(s, i, qi);
 	if (u->params.len && (u->params.p[0] != ';' || params_valid(u->params) < 0))
 		return -EINVAL;
-	if (q < s.len) {
-		u->headers = str_sub(s, q + 1, s.len);
-		if (!u->headers.len || !escapes_ok(u->headers))
+	if (q) {
+		u->headers = str_sub(s, qi + 1, s.len);
+		if (!u->headers.len || (pct && !escapes_ok(u->headers)))
 			return -EINVAL;
 	}
 	return 0;
+}
+
+static inline bool lit_caseeq(sip_str_t s, const char *lower, uint32_t n)
+{
+	if (s.len != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if ((char)(s.p[i] | 0x20) != lower[i])
+			return false;
+	return true;
+}
+
+static enum sip_scheme scheme_of(sip_str_t s)
+{
+	if (lit_caseeq(s, "sip", 3))
+		return SIP_SCHEME_SIP;
+	if (lit_caseeq(s, "sips", 4))
+		return SIP_SCHEME_SIPS;
+	if (lit_caseeq(s, "tel", 3))
+		return SIP_SCHEME_TEL;
+	return SIP_SCHEME_OTHER;
 }
 
 int sip_uri_parse(sip_str_t s, struct sip_uri *u)
@@ -336,19 +353,21 @@ int sip_uri_parse(sip_str_t s, struct sip_uri *u)
 		return -EINVAL;
 	u->scheme_str = str_sub(s, 0, i);
 	i++;
+	/* One pass: no LWS, controls or raw 8-bit inside a URI; remember the
+	 * last '@' and whether any escape needs checking. */
+	const char *at = NULL;
+	bool pct = false;
 	for (uint32_t k = i; k < s.len; k++) {
 		unsigned char c = (unsigned char)s.p[k];
 		if (c <= 0x20 || c >= 0x7f)
-			return -EINVAL; /* no LWS, controls or raw 8-bit inside a URI */
+			return -EINVAL;
+		if (c == '@')
+			at = s.p + k;
+		pct |= c == '%';
 	}
 	u->opaque = str_sub(s, i, s.len);
-	if (sip_str_caseeq_lit(u->scheme_str, "sip"))
-		u->scheme = SIP_SCHEME_SIP;
-	else if (sip_str_caseeq_lit(u->scheme_str, "sips"))
-		u->scheme = SIP_SCHEME_SIPS;
-	else if (sip_str_caseeq_lit(u->scheme_str, "tel"))
-		u->scheme = SIP_SCHEME_TEL;
-	else
+	u->scheme = scheme_of(u->scheme_str);
+	if (u->scheme == SIP_SCHEME_OTHER)
 		return u->opaque.len ? 0 : -EINVAL;
 	if (u->scheme == SIP_SCHEME_TEL) {
 		const char *semi = memchr(u->opaque.p, ';', u->opaque.len);
@@ -359,7 +378,7 @@ int sip_uri_parse(sip_str_t s, struct sip_uri *u)
 			return -EINVAL;
 		return 0;
 	}
-	return parse_sip_uri(s, i, u);
+	return parse_sip_uri(s, i, at, pct, u);
 }
 
 /* ---- name-addr --------------------------------------------------------------- */
@@ -385,7 +404,7 @@ static int nameaddr_tail(sip_str_t v, uint32_t i, struct sip_nameaddr *na)
 	sip_str_t n, val;
 	int r;
 	while ((r = sip_param_next(na->params, &pos, &n, &val)) > 0)
-		if (n.len == 3 && sip_str_caseeq_lit(n, "tag"))
+		if (lit_caseeq(n, "tag", 3))
 			na->tag = val;
 	return r;
 }
@@ -466,21 +485,21 @@ static int via_params(struct sip_via *via)
 	sip_str_t n, v;
 	int r;
 	while ((r = sip_param_next(via->params, &pos, &n, &v)) > 0) {
-		if (sip_str_caseeq_lit(n, "branch")) {
+		if (n.len == 6 && sip_str_caseeq(n, SIP_STR("branch"))) {
 			if (!v.len)
 				return -EINVAL;
 			via->branch = v;
-		} else if (sip_str_caseeq_lit(n, "received")) {
+		} else if (n.len == 8 && sip_str_caseeq(n, SIP_STR("received"))) {
 			via->received = v;
-		} else if (sip_str_caseeq_lit(n, "maddr")) {
+		} else if (n.len == 5 && sip_str_caseeq(n, SIP_STR("maddr"))) {
 			via->maddr = v;
-		} else if (sip_str_caseeq_lit(n, "rport")) {
+		} else if (n.len == 5 && sip_str_caseeq(n, SIP_STR("rport"))) {
 			uint32_t p = 0;
 			via->has_rport = true;
 			if (v.len && (sip_parse_u32(v, &p) < 0 || p > 65535))
 				return -EINVAL;
 			via->rport = (uint16_t)p;
-		} else if (sip_str_caseeq_lit(n, "ttl")) {
+		} else if (n.len == 3 && sip_str_caseeq(n, SIP_STR("ttl"))) {
 			uint32_t t;
 			if (sip_parse_u32(v, &t) < 0 || t > 255)
 				return -EINVAL;

@@ -192,12 +192,11 @@ static bool nul_ok(const char *p, uint32_t from, uint32_t to)
 }
 
 static enum sip_err add_header(struct sip_msg *m, uint32_t off, uint32_t end,
-			       sip_str_t name, sip_str_t value)
+			       sip_str_t name, sip_str_t value, enum sip_hdr_id id)
 {
 	if (m->nhdr >= SIP_MAX_HEADERS)
 		return SIP_E_TOO_MANY_HEADERS;
 	uint16_t idx = m->nhdr++;
-	enum sip_hdr_id id = sip_hdr_lookup(name);
 	struct sip_hdr *h = &m->hdr[idx];
 	h->name = name;
 	h->value = value;
@@ -220,9 +219,9 @@ static enum sip_err add_header(struct sip_msg *m, uint32_t off, uint32_t end,
 static enum sip_err parse_header(struct sip_msg *m, uint32_t i, uint32_t *next)
 {
 	const char *p = m->buf;
-	uint32_t n = m->len, k = i;
+	uint32_t n = m->len, k = i, hash = 0;
 	while (k < n && cc_is((unsigned char)p[k], CC_TOKEN))
-		k++;
+		hash = sip_hdr_hash_step(hash, (unsigned char)p[k++]);
 	sip_str_t name = { p + i, k - i };
 	while (k < n && cc_is((unsigned char)p[k], CC_WSP))
 		k++;
@@ -242,11 +241,11 @@ static enum sip_err parse_header(struct sip_msg *m, uint32_t i, uint32_t *next)
 	}
 	if (e + 1 - i > SIP_MAX_LINE)
 		return SIP_E_LINE_TOO_LONG;
-	if (!nul_ok(p, i, ce))
+	if (m->has_nul && !nul_ok(p, i, ce))
 		return SIP_E_NUL_BYTE;
 	sip_str_t value = sip_trim((sip_str_t){ p + vstart, ce - vstart });
 	*next = e + 1;
-	return add_header(m, i, e + 1, name, value);
+	return add_header(m, i, e + 1, name, value, sip_hdr_lookup_hashed(name, hash));
 }
 
 static enum sip_err frame_body(struct sip_msg *m)
@@ -295,6 +294,9 @@ enum sip_err sip_parse(struct sip_msg *m, const char *buf, size_t len)
 		return e;
 	if (len > SIP_MAX_MSG)
 		return SIP_E_TOO_BIG;
+	/* One vectorised pass for NUL over the message; per-line checks only
+	 * when there is one (rare: quoted-pair NUL, or an attack). */
+	m->has_nul = memchr(buf + pos, '\0', m->len - pos) != NULL;
 	for (;;) {
 		if (pos >= m->len)
 			return SIP_E_NO_HEADER_END;

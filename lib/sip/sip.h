@@ -244,6 +244,7 @@ struct sip_msg {
 	uint32_t body_off;        /* offset of the body */
 	uint32_t body_len;        /* by Content-Length, or to the end (no C-L) */
 	bool has_content_length;
+	bool has_nul;             /* a NUL byte somewhere after the start line */
 
 	uint16_t nhdr;
 	uint16_t first[SIP_H__COUNT]; /* first line of each id, or SIP_HDR_NONE */

@@ -48,4 +48,19 @@ static inline sip_str_t str_sub(sip_str_t s, uint32_t from, uint32_t to)
  * byte but CR and LF (RFC 3261 25.1), including NUL. */
 uint32_t skip_quoted(const char *p, uint32_t i, uint32_t n);
 
+/* Case-insensitive header-name hash, one byte at a time, so the parser can
+ * compute it while it scans the name. */
+static inline uint32_t sip_hdr_hash_step(uint32_t h, unsigned char c)
+{
+	return h * 31u + (uint32_t)(c | 0x20);
+}
+
+static inline uint32_t sip_hdr_hash_slot(uint32_t h, uint32_t len)
+{
+	h ^= len * 0x9e3779b1u;
+	return (h ^ (h >> 11)) & 255u;
+}
+
+enum sip_hdr_id sip_hdr_lookup_hashed(sip_str_t name, uint32_t hash);
+
 #endif
