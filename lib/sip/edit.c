@@ -157,11 +157,15 @@ static void put(struct out *o, const void *p, size_t n)
 int sip_edit_serialize(struct sip_editor *e, char *out, size_t cap)
 {
 	const struct sip_msg *m = e->m;
-	/* Datagrams without Content-Length (RFC 2543) leave with one. */
-	if (!m->has_content_length && !e->body_set && !e->failed)
-		set_content_length(e, m->body_len);
 	if (e->failed)
 		return -EINVAL;
+	/* Datagrams without Content-Length (RFC 2543) leave with one, emitted at
+	 * the end of the headers after the caller's appends. It is not recorded
+	 * as an op: a retry after -ENOSPC must not add a second one. */
+	char cl[32];
+	int cl_len = 0;
+	if (!m->has_content_length && !e->body_set)
+		cl_len = snprintf(cl, sizeof(cl), "Content-Length: %u\r\n", m->body_len);
 	sort_ops(e->ops, e->nops);
 	uint32_t end = e->body_set ? m->body_off : m->body_off + m->body_len;
 	for (unsigned i = 0; i < e->nops; i++) {
@@ -170,14 +174,27 @@ int sip_edit_serialize(struct sip_editor *e, char *out, size_t cap)
 			return -EINVAL; /* edit inside a replaced body */
 		if (i && op->off < e->ops[i - 1].off + e->ops[i - 1].len)
 			return -EINVAL; /* overlapping edits */
+		if (cl_len && op->off < m->hdr_end && op->off + op->len > m->hdr_end)
+			return -EINVAL; /* overlaps the added Content-Length */
 	}
 	struct out o = { out, cap, 0, false };
 	uint32_t cur = 0;
 	for (unsigned i = 0; i < e->nops; i++) {
 		const struct sip_edit_op *op = &e->ops[i];
+		if (cl_len && (op->off > m->hdr_end || (op->off == m->hdr_end && op->len))) {
+			put(&o, m->buf + cur, m->hdr_end - cur);
+			put(&o, cl, (size_t)cl_len);
+			cur = m->hdr_end;
+			cl_len = 0;
+		}
 		put(&o, m->buf + cur, op->off - cur);
 		put(&o, e->scratch + op->ins_off, op->ins_len);
 		cur = op->off + op->len;
+	}
+	if (cl_len) {
+		put(&o, m->buf + cur, m->hdr_end - cur);
+		put(&o, cl, (size_t)cl_len);
+		cur = m->hdr_end;
 	}
 	put(&o, m->buf + cur, end - cur);
 	if (e->body_set)

@@ -235,8 +235,16 @@ static int parse_hostport(sip_str_t s, uint32_t i, sip_str_t *host, enum sip_hos
 			if (!ipv4_ok(*host))
 				return -1;
 			*type = SIP_HOST_IPV4;
-		} else if (host->p[0] == '-' || host->p[0] == '.' || host->p[host->len - 1] == '-') {
-			return -1;
+		} else {
+			/* domainlabel = alphanum [*(alphanum / "-") alphanum]: no
+			 * empty label, no '-' at a label's edge; one final '.' ok */
+			for (uint32_t k = 0; k < host->len; k++) {
+				char c = host->p[k];
+				bool first = k == 0 || host->p[k - 1] == '.';
+				bool last = k + 1 == host->len || host->p[k + 1] == '.';
+				if ((c == '.' && first) || (c == '-' && (first || last)))
+					return -1;
+			}
 		}
 	}
 	uint32_t j = lws_ok ? skip_lws(s.p, i, s.len) : i;
@@ -309,7 +317,9 @@ static int parse_sip_uri(sip_str_t s, uint32_t i, const char *at, bool pct, stru
 	const char *q = memchr(s.p + i, '?', s.len - i);
 	uint32_t qi = q ? (uint32_t)(q - s.p) : s.len;
 	u->params = str_sub(s, i, qi);
-	if (u->params.len && (u->params.p[0] != ';' || params_valid(u->params) < 0))
+	/* pname/pvalue are paramchar, which includes escaped (19.1.1) */
+	if (u->params.len && (u->params.p[0] != ';' || params_valid(u->params) < 0 ||
+			      (pct && !escapes_ok(u->params))))
 		return -EINVAL;
 	if (q) {
 		u->headers = str_sub(s, qi + 1, s.len);
@@ -528,7 +538,8 @@ int sip_via_parse(sip_str_t v, struct sip_via *via)
 	int r = parse_hostport(v, i, &via->host, &via->host_type, &via->port, &has_port, true);
 	if (r < 0)
 		return -EINVAL;
-	via->params = str_sub(v, (uint32_t)r, v.len);
+	/* params start at the first ';' (sip.h), past any LWS after sent-by */
+	via->params = str_sub(v, skip_lws(v.p, (uint32_t)r, v.len), v.len);
 	return via_params(via);
 }
 
@@ -605,6 +616,21 @@ static int delta_seconds(sip_str_t v, uint32_t *out)
 	return r;
 }
 
+/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) (20.10) */
+static bool qvalue_ok(sip_str_t q)
+{
+	if (q.len == 0 || q.len > 5 || (q.p[0] != '0' && q.p[0] != '1'))
+		return false;
+	if (q.len == 1)
+		return true;
+	if (q.p[1] != '.')
+		return false;
+	for (uint32_t i = 2; i < q.len; i++)
+		if (q.p[0] == '1' ? q.p[i] != '0' : !cc_is((unsigned char)q.p[i], CC_DIGIT))
+			return false;
+	return true;
+}
+
 int sip_contact_parse(sip_str_t v, struct sip_contact *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -619,7 +645,8 @@ int sip_contact_parse(sip_str_t v, struct sip_contact *c)
 			return -EINVAL;
 		c->has_expires = true;
 	}
-	if (sip_param_get(c->na.params, "q", &c->q) < 0)
+	r = sip_param_get(c->na.params, "q", &c->q);
+	if (r < 0 || (r > 0 && !qvalue_ok(c->q)))
 		return -EINVAL;
 	return 0;
 }
@@ -633,6 +660,9 @@ int sip_event_parse(sip_str_t v, struct sip_event *e)
 		return -EINVAL;
 	e->params = str_sub(v, skip_lws(v.p, i, v.len), v.len);
 	if (e->params.len && e->params.p[0] != ';')
+		return -EINVAL;
+	/* sip_param_get stops at the match: validate the whole list first */
+	if (params_valid(e->params) < 0)
 		return -EINVAL;
 	return sip_param_get(e->params, "id", &e->id) < 0 ? -EINVAL : 0;
 }

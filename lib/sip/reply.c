@@ -14,6 +14,8 @@ struct wbuf {
 
 static void w_put(struct wbuf *w, const void *p, size_t n)
 {
+	if (n == 0)
+		return; /* empty extra_hdrs may be SIP_STR_NULL: no memcpy(NULL) */
 	if (w->full || n > w->cap - w->n) {
 		w->full = true;
 		return;
@@ -22,11 +24,24 @@ static void w_put(struct wbuf *w, const void *p, size_t n)
 	w->n += n;
 }
 
-/* Copy every line of a header as received. */
+/* Copy a header line as received, but end it with CRLF: the request may use
+ * bare LF (accepted on input), a message we build may not (RFC 3261 7). */
+static void w_line(struct wbuf *w, const struct sip_msg *m, const struct sip_hdr *h)
+{
+	uint32_t e = h->end;
+	if (e > h->off && m->buf[e - 1] == '\n')
+		e--;
+	if (e > h->off && m->buf[e - 1] == '\r')
+		e--;
+	w_put(w, m->buf + h->off, e - h->off);
+	w_put(w, "\r\n", 2);
+}
+
+/* Copy every line of a header. */
 static void w_lines(struct wbuf *w, const struct sip_msg *m, enum sip_hdr_id id)
 {
 	for (const struct sip_hdr *h = sip_hdr_first(m, id); h; h = sip_hdr_next(m, h))
-		w_put(w, m->buf + h->off, h->end - h->off);
+		w_line(w, m, h);
 }
 
 static void w_to(struct wbuf *w, const struct sip_msg *m, uint16_t status, sip_str_t to_tag)
@@ -36,7 +51,7 @@ static void w_to(struct wbuf *w, const struct sip_msg *m, uint16_t status, sip_s
 	if (!h)
 		return;
 	if (status <= 100 || !to_tag.len || sip_nameaddr_parse(h->value, &na) < 0 || na.tag.len) {
-		w_put(w, m->buf + h->off, h->end - h->off);
+		w_line(w, m, h);
 		return;
 	}
 	const char *vend = h->value.p + h->value.len;

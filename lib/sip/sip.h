@@ -419,7 +419,8 @@ struct sip_contact {
 	uint32_t expires;
 	sip_str_t q;
 };
-/* One Contact list element; expires > 2^32-1 is malformed. */
+/* One Contact list element; an expires beyond 2^32-1 saturates to UINT32_MAX
+ * (a registrar clamps it to its own maximum anyway). */
 SIP_MUST_CHECK int sip_contact_parse(sip_str_t v, struct sip_contact *c);
 
 struct sip_event {

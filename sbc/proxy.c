@@ -1,0 +1,1126 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Proxy core of one shard. A "proxy context" (struct pctx) ties the server
+ * transaction of a request to the client transaction of its current
+ * branch: next-hop failover is serial (one branch at a time, the next only
+ * after 408/503/timeout/transport error and before any provisional,
+ * RFC 3261 16.7 step 5 with the SBC as the only forker). Forking done
+ * downstream reaches us as several early dialogs / several 2xx on that one
+ * branch, and each is relayed (RFC 6026).
+ *
+ * Record-Route: the SBC sits between two realms and so records both of its
+ * faces, RFC 5658 style: "<sip:OUT;lr;r2=on>, <sip:IN;lr;r2=on>". A request
+ * arriving with Route entries naming the SBC has them removed; the realm of
+ * the entry that is not the arrival realm is the way out.
+ *
+ * Targets are literal addresses (next hops may be names in the config only
+ * if they are IPs today; DNS resolution belongs to the control plane and is
+ * not there yet): a Request-URI or Route with a host name gets 404 with a
+ * reason that says so.
+ */
+#include "proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "hash.h"
+#include "pool.h"
+
+#define OUT_MAX (SIP_MAX_MSG + 4096u)
+#define MAX_EARLY 8u
+#define TAG_MAX_LEN 64u
+#define RS_MAX 1024u /* a route set as text */
+
+struct realm_info {
+	uint16_t iface;                 /* flattened index of listen[0] */
+	uint16_t hplen;
+	char hostport[SBC_HOST_MAX + 10]; /* advertise:port as in Via/RR */
+};
+
+struct pctx {
+	struct txn_server *s;
+	struct txn_client *c;
+	struct txn_peer in;             /* upstream peer */
+	const struct sbc_route *route;  /* hops from the table, or NULL */
+	struct txn_peer target;         /* fixed target (Route / R-URI) */
+	uint16_t out_realm;
+	uint8_t hop_order[SBC_MAX_HOPS];
+	uint8_t nhops, hop;
+	enum sip_method method;
+	bool by_table;                  /* next hops of ctx->route */
+	bool record_route;              /* initial dialog-creating request */
+	bool in_dialog;
+	bool cancelled;
+	bool provisional;
+	bool upstream_final;            /* a final went upstream */
+	uint8_t nearly;
+	uint8_t early_len[MAX_EARLY];
+	char early_tag[MAX_EARLY][TAG_MAX_LEN]; /* To-tags of our early dialogs */
+};
+
+struct proxy {
+	struct proxy_env env;
+	struct txn_shard *txn;
+	struct dlg_table *dlg;
+	struct pool *ctx_pool;
+	struct sbc_hash_key key;
+	uint64_t rng;
+	struct realm_info *realms;
+	size_t nrealms;
+	uint64_t ctr[PROXY_C__COUNT];
+	struct sip_msg req;             /* scratch: a stored request re-parsed */
+	struct sip_editor ed;
+	char out[OUT_MAX];
+	char rs[2][RS_MAX];             /* scratch for route sets */
+};
+
+static const char *const ctr_names[] = {
+#define PROXY_CTR_NAME(n, d) #n,
+	PROXY_COUNTERS(PROXY_CTR_NAME)
+#undef PROXY_CTR_NAME
+};
+
+const char *proxy_counter_name(enum proxy_counter c)
+{
+	return (unsigned)c < PROXY_C__COUNT ? ctr_names[c] : "?";
+}
+
+const uint64_t *proxy_counters(const struct proxy *p)
+{
+	return p->ctr;
+}
+
+void proxy_stats(const struct proxy *p, struct txn_stats *txn, struct dlg_stats *dlg)
+{
+	txn_shard_stats(p->txn, txn);
+	dlg_table_stats(p->dlg, dlg);
+}
+
+static uint64_t now_ms(const struct proxy *p)
+{
+	return wheel_now(p->env.wheel);
+}
+
+static uint32_t rnd32(struct proxy *p)
+{
+	/* xorshift64*: weighted hop order only, not security */
+	p->rng ^= p->rng >> 12;
+	p->rng ^= p->rng << 25;
+	p->rng ^= p->rng >> 27;
+	return (uint32_t)((p->rng * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* ---- realms and addresses ----------------------------------------------- */
+
+static int own_realm_of(const struct proxy *p, const struct sip_uri *u)
+{
+	union sbc_sockaddr a;
+	uint16_t port = u->has_port ? u->port : 5060;
+	bool lit = u->host_type != SIP_HOST_NAME &&
+		   sbc_addr_from(&a, u->host.p, u->host.len, port) == 0;
+	const struct sbc_config *cfg = p->env.cfg;
+	for (size_t r = 0; r < cfg->nrealms; r++) {
+		const struct sbc_realm *rl = &cfg->realms[r];
+		for (size_t i = 0; i < rl->nlisten; i++) {
+			if (rl->listen[i].port != port)
+				continue;
+			if (lit && rl->listen[i].ip.family == a.sa.sa_family &&
+			    (a.sa.sa_family == AF_INET
+				     ? a.v4.sin_addr.s_addr == rl->listen[i].ip.u.v4.s_addr
+				     : !memcmp(&a.v6.sin6_addr, &rl->listen[i].ip.u.v6, 16)))
+				return (int)r;
+			if (sip_str_caseeq_lit(u->host, rl->advertise.name))
+				return (int)r;
+		}
+	}
+	return -1;
+}
+
+/* A URI's host:port as a literal destination; -1 for host names. */
+static int uri_target(const struct sip_uri *u, union sbc_sockaddr *a)
+{
+	if (u->host_type == SIP_HOST_NAME)
+		return -1;
+	return sbc_addr_from(a, u->host.p, u->host.len, u->has_port ? u->port : 5060);
+}
+
+static int nameaddr_target(sip_str_t v, union sbc_sockaddr *a)
+{
+	struct sip_nameaddr na;
+	struct sip_uri u;
+	if (sip_nameaddr_parse(v, &na) < 0 || sip_uri_parse(na.uri, &u) < 0)
+		return -1;
+	return uri_target(&u, a);
+}
+
+static void set_peer(struct proxy *p, struct txn_peer *t, uint16_t realm, const union sbc_sockaddr *a)
+{
+	t->addr = *a;
+	t->realm = realm;
+	t->iface = p->realms[realm].iface;
+}
+
+/* ---- output helpers -------------------------------------------------------- */
+
+static int send_to(struct proxy *p, const struct txn_peer *to, const char *buf, int len)
+{
+	if (len < 0) {
+		p->ctr[PROXY_C_BUILD_FAILED]++;
+		return -ENOSPC;
+	}
+	return p->env.send(p->env.ctx, to, buf, (uint32_t)len);
+}
+
+/* Stateless reply to a request we could not take into a transaction. */
+static void reply_stateless(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from,
+			    uint16_t status, const char *reason, const char *extra)
+{
+	p->ctr[PROXY_C_LOCAL_REPLIES]++;
+	int n = sip_reply(m, status, reason, SIP_STR("sbc-sl"),
+			  (sip_str_t){ extra, (uint32_t)strlen(extra) }, p->out, sizeof(p->out));
+	send_to(p, from, p->out, n);
+}
+
+static void reply_local(struct proxy *p, struct txn_server *s, uint16_t status, const char *reason)
+{
+	p->ctr[PROXY_C_LOCAL_REPLIES]++;
+	(void)txn_server_reply(s, status, reason, SIP_STR_NULL);
+}
+
+/* ---- contexts ------------------------------------------------------------------ */
+
+static void early_forget(struct proxy *p, struct pctx *x, bool destroy_early)
+{
+	sip_str_t cid, ftag;
+	struct sip_nameaddr from;
+	sip_str_t req = x->s ? txn_server_request(x->s) : SIP_STR_NULL;
+	if (!x->nearly)
+		return;
+	/* Re-parse the stored request for Call-ID and From tag; without the
+	 * server txn (already gone) the early dialogs are left to expire with
+	 * nothing: they never had timers, so destroy them by scanning keys is
+	 * impossible - keep the request alive instead (ctx frees after s). */
+	if (!req.len || sip_parse(&p->req, req.p, req.len) != SIP_E_OK ||
+	    sip_msg_call_id(&p->req, &cid) <= 0 || sip_msg_from(&p->req, &from) <= 0) {
+		x->nearly = 0;
+		return;
+	}
+	ftag = from.tag;
+	for (unsigned i = 0; i < x->nearly; i++) {
+		struct dlg *d = dlg_find(p->dlg, cid, ftag,
+					 (sip_str_t){ x->early_tag[i], x->early_len[i] });
+		if (d && d->state == DLG_EARLY && destroy_early)
+			dlg_destroy(p->dlg, d);
+	}
+	x->nearly = 0;
+}
+
+static void ctx_maybe_free(struct proxy *p, struct pctx *x)
+{
+	if (x->s || x->c)
+		return;
+	pool_put(p->ctx_pool, x);
+}
+
+static void on_server_gone(void *ctx, struct txn_server *s)
+{
+	struct proxy *p = ctx;
+	struct pctx *x = txn_server_user(s);
+	if (!x)
+		return;
+	/* Early dialogs that never got a 2xx die with the INVITE (RFC 3261
+	 * 13.3.1.4: the UAC would have ended them by now). */
+	early_forget(p, x, true);
+	x->s = NULL;
+	ctx_maybe_free(p, x);
+}
+
+static void on_client_gone(void *ctx, struct txn_client *c)
+{
+	struct proxy *p = ctx;
+	struct pctx *x = txn_client_user(c);
+	if (!x)
+		return;
+	if (x->c == c)
+		x->c = NULL;
+	ctx_maybe_free(p, x);
+}
+
+/* ---- building forwarded requests ---------------------------------------------- */
+
+/* Remove the leading Route values that name the SBC. Reports how many, the
+ * realm of the last one that is not `in_realm` (-1 if none) and the first
+ * remaining value (the next hop in loose routing). */
+struct route_scan {
+	unsigned own;
+	int out_realm;
+	sip_str_t next;           /* first Route value not ours, or empty */
+	const struct sip_hdr *next_line;
+};
+
+static int scan_routes(struct proxy *p, const struct sip_msg *m, uint16_t in_realm,
+		       struct route_scan *rs)
+{
+	struct sip_list_iter it;
+	sip_str_t v;
+	int r;
+	memset(rs, 0, sizeof(*rs));
+	rs->out_realm = -1;
+	sip_list_init(&it, m, SIP_H_ROUTE);
+	while ((r = sip_list_next(&it, &v)) > 0) {
+		struct sip_nameaddr na;
+		struct sip_uri u;
+		if (sip_nameaddr_parse(v, &na) < 0 || sip_uri_parse(na.uri, &u) < 0)
+			return -EINVAL;
+		int realm = own_realm_of(p, &u);
+		if (realm < 0) {
+			rs->next = v;
+			rs->next_line = it.h;
+			return 0;
+		}
+		rs->own++;
+		if (realm != in_realm || rs->out_realm < 0)
+			rs->out_realm = realm;
+	}
+	return r;
+}
+
+static int edit_strip_routes(struct sip_editor *e, const struct sip_msg *m, const struct route_scan *rs)
+{
+	if (!rs->own)
+		return 0;
+	for (const struct sip_hdr *h = sip_hdr_first(m, SIP_H_ROUTE); h; h = sip_hdr_next(m, h)) {
+		if (h == rs->next_line) {
+			/* keep from the first foreign value on */
+			uint32_t off = (uint32_t)(h->value.p - m->buf);
+			uint32_t len = (uint32_t)(rs->next.p - h->value.p);
+			return len ? sip_edit_replace(e, off, len, SIP_STR_NULL) : 0;
+		}
+		int r = sip_edit_delete_hdr(e, (uint16_t)(h - m->hdr));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int edit_max_forwards(struct sip_editor *e, const struct sip_msg *m, uint16_t first_idx)
+{
+	const struct sip_hdr *h = sip_hdr_first(m, SIP_H_MAX_FORWARDS);
+	uint32_t mf;
+	char num[12];
+	if (!h)
+		return sip_edit_insert_hdr(e, first_idx, SIP_STR("Max-Forwards"), SIP_STR("70"));
+	if (sip_parse_u32(h->value, &mf) < 0 || mf == 0)
+		return -EINVAL; /* sanity runs first; never here */
+	int n = snprintf(num, sizeof(num), "%u", mf > 256 ? 255 : mf - 1);
+	return sip_edit_replace_value(e, (uint16_t)(h - m->hdr), (sip_str_t){ num, (uint32_t)n });
+}
+
+/* Insert our Via (and Record-Route) before the first Via line. */
+static int edit_via_rr(struct proxy *p, struct sip_editor *e, const struct sip_msg *m,
+		       uint16_t out_realm, uint16_t in_realm, sip_str_t branch, bool rr)
+{
+	const struct realm_info *o = &p->realms[out_realm], *i = &p->realms[in_realm];
+	const struct sip_hdr *fv = sip_hdr_first(m, SIP_H_VIA);
+	uint16_t at = fv ? (uint16_t)(fv - m->hdr) : 0;
+	char via[SBC_HOST_MAX + 128];
+	int n = snprintf(via, sizeof(via), "SIP/2.0/UDP %s;branch=%.*s;rport", o->hostport,
+			 (int)branch.len, branch.p);
+	if (n < 0 || (size_t)n >= sizeof(via))
+		return -ENOSPC;
+	int r = sip_edit_insert_hdr(e, at, SIP_STR("Via"), (sip_str_t){ via, (uint32_t)n });
+	if (r < 0 || !rr)
+		return r;
+	char rrv[2 * SBC_HOST_MAX + 64];
+	if (out_realm == in_realm)
+		n = snprintf(rrv, sizeof(rrv), "<sip:%s;lr>", o->hostport);
+	else
+		n = snprintf(rrv, sizeof(rrv), "<sip:%s;lr;r2=on>, <sip:%s;lr;r2=on>", o->hostport,
+			     i->hostport);
+	if (n < 0 || (size_t)n >= sizeof(rrv))
+		return -ENOSPC;
+	const struct sip_hdr *frr = sip_hdr_first(m, SIP_H_RECORD_ROUTE);
+	uint16_t rat = frr ? (uint16_t)(frr - m->hdr) : at;
+	return sip_edit_insert_hdr(e, rat, SIP_STR("Record-Route"), (sip_str_t){ rrv, (uint32_t)n });
+}
+
+/* Serialize the stored request of x for the current branch into p->out. */
+static int build_forward(struct proxy *p, struct pctx *x, sip_str_t branch)
+{
+	sip_str_t req = txn_server_request(x->s);
+	struct route_scan rs;
+	if (sip_parse(&p->req, req.p, req.len) != SIP_E_OK || scan_routes(p, &p->req, x->in.realm, &rs) < 0)
+		return -EINVAL;
+	sip_edit_init(&p->ed, &p->req);
+	const struct sip_hdr *fv = sip_hdr_first(&p->req, SIP_H_VIA);
+	uint16_t first = fv ? (uint16_t)(fv - p->req.hdr) : 0;
+	if (edit_strip_routes(&p->ed, &p->req, &rs) < 0 || edit_max_forwards(&p->ed, &p->req, first) < 0 ||
+	    edit_via_rr(p, &p->ed, &p->req, x->out_realm, x->in.realm, branch, x->record_route) < 0)
+		return -EINVAL;
+	return sip_edit_serialize(&p->ed, p->out, sizeof(p->out));
+}
+
+/* ---- next hops --------------------------------------------------------------- */
+
+/* Order the route's hops: ascending priority, weighted random within one
+ * priority (RFC 3263-like selection, so equal hops share load). */
+static void order_hops(struct proxy *p, struct pctx *x)
+{
+	const struct sbc_route *rt = x->route;
+	bool used[SBC_MAX_HOPS] = { false };
+	x->nhops = 0;
+	while (x->nhops < rt->nhops) {
+		uint32_t best = UINT32_MAX, total = 0;
+		for (size_t i = 0; i < rt->nhops; i++)
+			if (!used[i] && rt->hops[i].priority < best)
+				best = rt->hops[i].priority;
+		for (size_t i = 0; i < rt->nhops; i++)
+			if (!used[i] && rt->hops[i].priority == best)
+				total += rt->hops[i].weight ? rt->hops[i].weight : 1;
+		uint32_t pick = rnd32(p) % total;
+		for (size_t i = 0; i < rt->nhops; i++) {
+			if (used[i] || rt->hops[i].priority != best)
+				continue;
+			uint32_t w = rt->hops[i].weight ? rt->hops[i].weight : 1;
+			if (pick < w) {
+				used[i] = true;
+				x->hop_order[x->nhops++] = (uint8_t)i;
+				break;
+			}
+			pick -= w;
+		}
+	}
+	x->hop = 0;
+}
+
+/* Next destination to try; false when none is left. */
+static bool next_target(struct proxy *p, struct pctx *x, struct txn_peer *to)
+{
+	if (!x->by_table) {
+		if (x->hop++)
+			return false;
+		*to = x->target;
+		return true;
+	}
+	while (x->hop < x->nhops) {
+		const struct sbc_next_hop *h = &x->route->hops[x->hop_order[x->hop++]];
+		union sbc_sockaddr a;
+		if (h->host.ip.family == AF_UNSPEC) {
+			p->ctr[PROXY_C_UNRESOLVABLE]++;
+			continue;
+		}
+		if (sbc_addr_from(&a, h->host.ip.text, strlen(h->host.ip.text), h->port) < 0)
+			continue;
+		set_peer(p, to, x->out_realm, &a);
+		return true;
+	}
+	return false;
+}
+
+static const struct txn_ops txn_ops_tab;
+
+/* Start a branch to the next target. Returns 0, or -1 when no target is
+ * left (the caller answers upstream). */
+static int try_next(struct proxy *p, struct pctx *x)
+{
+	struct txn_peer to;
+	while (next_target(p, x, &to)) {
+		sip_str_t branch;
+		struct txn_client *c = txn_client_create(p->txn, x->method, &to, &branch);
+		if (!c) {
+			p->ctr[PROXY_C_OVERLOAD]++;
+			return -1;
+		}
+		txn_client_set_user(c, x);
+		x->c = c;
+		int n = build_forward(p, x, branch);
+		if (n < 0) {
+			p->ctr[PROXY_C_BUILD_FAILED]++;
+			txn_client_abandon(c);
+			x->c = NULL;
+			return -1;
+		}
+		p->ctr[PROXY_C_FORWARDED_REQUESTS]++;
+		if (txn_client_send(c, p->out, (uint32_t)n) == -E2BIG) {
+			txn_client_abandon(c);
+			x->c = NULL;
+			return -1;
+		}
+		return 0; /* a transport error comes back as ops->timeout(503) */
+	}
+	return -1;
+}
+
+static bool may_failover(const struct pctx *x, uint16_t status)
+{
+	return !x->provisional && !x->cancelled && (status == 408 || status == 503);
+}
+
+/* No (more) targets: tell upstream why. */
+static void answer_exhausted(struct proxy *p, struct pctx *x, uint16_t status)
+{
+	if (!x->s || x->upstream_final)
+		return;
+	x->upstream_final = true;
+	if (x->cancelled)
+		reply_local(p, x->s, 487, "Request Terminated");
+	else if (status == 503)
+		reply_local(p, x->s, 503, "Service Unavailable - next hop unreachable");
+	else
+		reply_local(p, x->s, 408, "Request Timeout - no response from next hop");
+}
+
+/* ---- dialogs ------------------------------------------------------------------ */
+
+/* Split a Record-Route list around the SBC's own entries: the entries above
+ * ours lead to the callee (reversed: nearest first), those below lead to
+ * the caller (in order). */
+static void route_sets(struct proxy *p, const struct sip_msg *resp, sip_str_t *to_callee,
+		       sip_str_t *to_caller)
+{
+	sip_str_t vals[32];
+	int own_first = -1, own_last = -1, n = 0;
+	struct sip_list_iter it;
+	sip_str_t v;
+	sip_list_init(&it, resp, SIP_H_RECORD_ROUTE);
+	while (n < 32 && sip_list_next(&it, &v) > 0) {
+		struct sip_nameaddr na;
+		struct sip_uri u;
+		if (sip_nameaddr_parse(v, &na) == 0 && sip_uri_parse(na.uri, &u) == 0 &&
+		    own_realm_of(p, &u) >= 0) {
+			if (own_first < 0)
+				own_first = n;
+			own_last = n;
+		}
+		vals[n++] = v;
+	}
+	size_t l0 = 0, l1 = 0;
+	if (own_first < 0) {
+		*to_callee = *to_caller = SIP_STR_NULL;
+		return;
+	}
+	for (int i = own_first - 1; i >= 0; i--)
+		l0 += (size_t)snprintf(p->rs[0] + l0, RS_MAX - l0 > 0 ? RS_MAX - l0 : 0, "%s%.*s",
+				       l0 ? ", " : "", (int)vals[i].len, vals[i].p);
+	for (int i = own_last + 1; i < n; i++)
+		l1 += (size_t)snprintf(p->rs[1] + l1, RS_MAX - l1 > 0 ? RS_MAX - l1 : 0, "%s%.*s",
+				       l1 ? ", " : "", (int)vals[i].len, vals[i].p);
+	*to_callee = (sip_str_t){ p->rs[0], (uint32_t)(l0 < RS_MAX ? l0 : 0) };
+	*to_caller = (sip_str_t){ p->rs[1], (uint32_t)(l1 < RS_MAX ? l1 : 0) };
+}
+
+static sip_str_t first_contact_uri(const struct sip_msg *m)
+{
+	const struct sip_hdr *h = sip_hdr_first(m, SIP_H_CONTACT);
+	struct sip_list_iter it;
+	struct sip_nameaddr na;
+	sip_str_t v;
+	if (!h)
+		return SIP_STR_NULL;
+	sip_list_init(&it, m, SIP_H_CONTACT);
+	if (sip_list_next(&it, &v) <= 0 || sip_nameaddr_parse(v, &na) < 0)
+		return SIP_STR_NULL;
+	return na.uri;
+}
+
+static void dlg_fill(struct proxy *p, struct dlg *d, struct pctx *x, const struct sip_msg *req,
+		     const struct sip_msg *resp, const struct txn_client *c)
+{
+	sip_str_t to_callee, to_caller;
+	struct sip_cseq cs;
+	d->from = dlg_store(d, sip_hdr_first(req, SIP_H_FROM)->value);
+	d->to = dlg_store(d, sip_hdr_first(resp, SIP_H_TO)->value);
+	route_sets(p, resp, &to_callee, &to_caller);
+	d->side[0].addr = x->in.addr;
+	d->side[0].iface = x->in.iface;
+	d->side[0].realm = x->in.realm;
+	d->side[0].contact = dlg_store(d, first_contact_uri(req));
+	d->side[0].route = dlg_store(d, to_caller);
+	if (sip_msg_cseq(req, &cs) > 0)
+		d->side[0].cseq = cs.seq;
+	const struct txn_peer *cp = txn_client_peer(c);
+	d->side[1].addr = cp->addr;
+	d->side[1].iface = cp->iface;
+	d->side[1].realm = cp->realm;
+	d->side[1].contact = dlg_store(d, first_contact_uri(resp));
+	d->side[1].route = dlg_store(d, to_callee);
+	if (!d->side[0].contact.len || !d->side[1].contact.len)
+		d->can_end = false;
+}
+
+static bool creates_dialog(enum sip_method m)
+{
+	return m == SIP_M_INVITE || m == SIP_M_SUBSCRIBE || m == SIP_M_REFER;
+}
+
+/* Early/confirmed dialog bookkeeping on a response of the initial request. */
+static void track_dialog(struct proxy *p, struct pctx *x, struct txn_client *c, const struct sip_msg *resp)
+{
+	struct sip_nameaddr to, from;
+	sip_str_t cid;
+	if (!x->record_route || resp->status < 101 || resp->status > 299 || !x->s)
+		return;
+	if (sip_msg_to(resp, &to) <= 0 || !to.tag.len || to.tag.len > TAG_MAX_LEN)
+		return;
+	sip_str_t req = txn_server_request(x->s);
+	if (sip_parse(&p->req, req.p, req.len) != SIP_E_OK || sip_msg_call_id(&p->req, &cid) <= 0 ||
+	    sip_msg_from(&p->req, &from) <= 0)
+		return;
+	struct dlg *d = dlg_find(p->dlg, cid, from.tag, to.tag);
+	if (!d) {
+		d = dlg_create(p->dlg, x->method == SIP_M_INVITE ? SIP_M_INVITE : SIP_M_SUBSCRIBE, cid,
+			       from.tag, to.tag, now_ms(p));
+		if (!d) {
+			p->ctr[PROXY_C_DIALOGS_UNTRACKED]++;
+			return;
+		}
+		dlg_fill(p, d, x, &p->req, resp, c);
+		if (x->nearly < MAX_EARLY) {
+			memcpy(x->early_tag[x->nearly], to.tag.p, to.tag.len);
+			x->early_len[x->nearly++] = (uint8_t)to.tag.len;
+		}
+	}
+	if (resp->status < 200)
+		return;
+	dlg_confirm(p->dlg, d, now_ms(p));
+	if (d->usage == SIP_M_SUBSCRIBE) {
+		uint32_t exp = 3600;
+		if (sip_msg_expires(resp, &exp) <= 0)
+			(void)sip_msg_expires(&p->req, &exp);
+		dlg_set_expiry(p->dlg, d, exp);
+	}
+}
+
+/* In-dialog request bookkeeping: CSeq per side; BYE / terminated NOTIFY
+ * end the dialog once relayed (see on_final_in_dialog). */
+static struct dlg *find_dialog(struct proxy *p, const struct sip_msg *m, int *side)
+{
+	struct sip_nameaddr from, to;
+	sip_str_t cid;
+	if (sip_msg_call_id(m, &cid) <= 0 || sip_msg_from(m, &from) <= 0 || sip_msg_to(m, &to) <= 0 ||
+	    !to.tag.len)
+		return NULL;
+	struct dlg *d = dlg_find(p->dlg, cid, from.tag, to.tag);
+	if (d && side)
+		*side = sip_str_eq(from.tag, d->tag_caller) ? 0 : 1;
+	return d;
+}
+
+static void note_in_dialog(struct proxy *p, const struct sip_msg *m)
+{
+	int side;
+	struct dlg *d = find_dialog(p, m, &side);
+	struct sip_cseq cs;
+	if (d && sip_msg_cseq(m, &cs) > 0 && cs.seq > d->side[side].cseq)
+		d->side[side].cseq = cs.seq;
+	if (d && m->method == SIP_M_NOTIFY && d->usage == SIP_M_SUBSCRIBE) {
+		const struct sip_hdr *ss = sip_hdr_first(m, SIP_H_SUBSCRIPTION_STATE);
+		uint32_t exp;
+		sip_str_t e;
+		if (ss && ss->value.len >= 10 && sip_str_caseeq_lit((sip_str_t){ ss->value.p, 10 }, "terminated"))
+			dlg_destroy(p->dlg, d);
+		else if (ss && sip_param_get((sip_str_t){ memchr(ss->value.p, ';', ss->value.len),
+							  0 }, "expires", &e) >= 0 && 0)
+			(void)exp;
+	}
+}
+
+/* A final response to an in-dialog BYE ends the dialog, whatever its code
+ * (RFC 3261 15.1.1: the UAC considers it ended once the BYE is sent). */
+static void on_final_in_dialog(struct proxy *p, struct pctx *x)
+{
+	if (x->method != SIP_M_BYE || !x->s)
+		return;
+	sip_str_t req = txn_server_request(x->s);
+	if (sip_parse(&p->req, req.p, req.len) != SIP_E_OK)
+		return;
+	struct dlg *d = find_dialog(p, &p->req, NULL);
+	if (d)
+		dlg_destroy(p->dlg, d);
+}
+
+/* ---- responses ------------------------------------------------------------------ */
+
+/* Remove the top Via value (ours) from a response. */
+static int edit_pop_via(struct sip_editor *e, const struct sip_msg *m)
+{
+	struct sip_list_iter it;
+	sip_str_t v;
+	sip_list_init(&it, m, SIP_H_VIA);
+	if (sip_list_next(&it, &v) <= 0)
+		return -EINVAL;
+	const struct sip_hdr *h = it.h;
+	if (sip_list_next(&it, &v) > 0 && it.h == h)
+		return sip_edit_replace(e, (uint32_t)(h->value.p - m->buf), (uint32_t)(v.p - h->value.p),
+					SIP_STR_NULL);
+	return sip_edit_delete_hdr(e, (uint16_t)(h - m->hdr));
+}
+
+static void relay_response(struct proxy *p, struct pctx *x, const struct sip_msg *m)
+{
+	struct sip_editor *e = &p->ed;
+	sip_edit_init(e, m);
+	if (edit_pop_via(e, m) < 0) {
+		p->ctr[PROXY_C_BUILD_FAILED]++;
+		return;
+	}
+	int n = sip_edit_serialize(e, p->out, sizeof(p->out));
+	if (n < 0) {
+		p->ctr[PROXY_C_BUILD_FAILED]++;
+		return;
+	}
+	if (x->s) {
+		p->ctr[PROXY_C_FORWARDED_RESPONSES]++;
+		(void)txn_server_send(x->s, m->status, p->out, (uint32_t)n);
+		return;
+	}
+	/* The server transaction is gone (a late 2xx retransmission): relay
+	 * statelessly to the same upstream peer (RFC 6026 7.2). */
+	p->ctr[PROXY_C_STATELESS_RESPONSES]++;
+	send_to(p, &x->in, p->out, n);
+}
+
+static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m)
+{
+	struct proxy *p = ctx;
+	struct pctx *x = txn_client_user(c);
+	if (!x) {
+		p->ctr[PROXY_C_ABSORBED]++; /* our own BYE / CANCEL: nothing above */
+		return;
+	}
+	if (m->status < 200) {
+		x->provisional = true;
+		track_dialog(p, x, c, m);
+		relay_response(p, x, m);
+		return;
+	}
+	if (m->status >= 300 && may_failover(x, m->status) && !x->upstream_final) {
+		/* the layer already ACKed the failure hop by hop */
+		p->ctr[PROXY_C_FAILOVERS]++;
+		txn_client_set_user(c, NULL);
+		txn_client_abandon(c);
+		x->c = NULL;
+		if (try_next(p, x) == 0)
+			return;
+		/* nothing left: relay this failure, 503 from a next hop is about
+		 * that hop, not us: RFC 3261 16.7 step 6 turns it into 500 */
+	}
+	track_dialog(p, x, c, m);
+	if (m->status >= 300) {
+		early_forget(p, x, true);
+		if (m->status == 503 && x->s && !x->upstream_final) {
+			x->upstream_final = true;
+			reply_local(p, x->s, 500, "Server Internal Error - next hop unavailable");
+			return;
+		}
+	}
+	if (m->status >= 300)
+		x->upstream_final = true;
+	on_final_in_dialog(p, x);
+	relay_response(p, x, m);
+}
+
+static void on_timeout(void *ctx, struct txn_client *c, uint16_t status)
+{
+	struct proxy *p = ctx;
+	struct pctx *x = txn_client_user(c);
+	if (!x)
+		return;
+	if (may_failover(x, status) && !x->upstream_final) {
+		p->ctr[PROXY_C_FAILOVERS]++;
+		txn_client_set_user(c, NULL);
+		x->c = NULL;
+		if (try_next(p, x) == 0)
+			return;
+	}
+	on_final_in_dialog(p, x);
+	early_forget(p, x, true);
+	answer_exhausted(p, x, status);
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+/* RFC 3261 16.3 step 4, simplified for an edge element: a request that
+ * already carries a Via of ours with our branch prefix has looped back. */
+static bool is_loop(struct proxy *p, const struct sip_msg *m)
+{
+	struct sip_via_iter it;
+	struct sip_via v;
+	sip_via_init(&it, m);
+	while (sip_via_next(&it, &v) > 0) {
+		if (txn_branch_shard(v.branch) < 0)
+			continue;
+		for (size_t r = 0; r < p->nrealms; r++) {
+			const struct realm_info *ri = &p->realms[r];
+			char hp[SBC_HOST_MAX + 10];
+			int n = v.port ? snprintf(hp, sizeof(hp), "%.*s:%u", (int)v.host.len, v.host.p, v.port)
+				       : snprintf(hp, sizeof(hp), "%.*s", (int)v.host.len, v.host.p);
+			if (n == ri->hplen && memcmp(hp, ri->hostport, (size_t)n) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool uri_matches_route(const struct sbc_route *rt, const struct sip_uri *u)
+{
+	size_t pl = strlen(rt->ruri_user_prefix), dl = strlen(rt->ruri_domain);
+	if (pl && (u->user.len < pl || memcmp(u->user.p, rt->ruri_user_prefix, pl) != 0))
+		return false;
+	if (dl && !sip_str_caseeq_lit(u->host, rt->ruri_domain))
+		return false;
+	return true;
+}
+
+static const struct sbc_route *route_lookup(const struct proxy *p, const struct sip_msg *m,
+					    uint16_t in_realm, const struct sip_uri *u)
+{
+	const struct sbc_config *cfg = p->env.cfg;
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		const struct sbc_route *rt = &cfg->routes[i];
+		if (rt->from_realm != in_realm)
+			continue;
+		if (rt->methods && !(rt->methods & (1u << m->method)))
+			continue;
+		if (uri_matches_route(rt, u))
+			return rt;
+	}
+	return NULL;
+}
+
+/* Decide where x goes: Route set of the SBC (in-dialog, preloaded) or the
+ * routing table. Returns 0, or a status to answer. */
+static uint16_t resolve(struct proxy *p, struct pctx *x, const struct sip_msg *m, const char **reason)
+{
+	struct route_scan rs;
+	struct sip_uri ruri;
+	union sbc_sockaddr a;
+	if (scan_routes(p, m, x->in.realm, &rs) < 0 || sip_uri_parse(m->ruri, &ruri) < 0) {
+		*reason = "Bad Request - Malformed Route";
+		return 400;
+	}
+	if (rs.own) {
+		/* loose routing: next Route value, else the Request-URI */
+		int ok = rs.next.len ? nameaddr_target(rs.next, &a) : uri_target(&ruri, &a);
+		const struct sbc_route *rt = route_lookup(p, m, x->in.realm, &ruri);
+		if (ok < 0) {
+			p->ctr[PROXY_C_UNRESOLVABLE]++;
+			*reason = "Not Found - target is not a literal address";
+			return 404;
+		}
+		uint16_t out = rs.out_realm >= 0 && (uint16_t)rs.out_realm != x->in.realm
+				       ? (uint16_t)rs.out_realm
+				       : (rt ? (uint16_t)rt->to_realm : x->in.realm);
+		x->out_realm = out;
+		set_peer(p, &x->target, out, &a);
+		x->by_table = false;
+		return 0;
+	}
+	const struct sbc_route *rt = route_lookup(p, m, x->in.realm, &ruri);
+	if (!rt) {
+		p->ctr[PROXY_C_NO_ROUTE]++;
+		*reason = "Not Found - no route for this request";
+		return 404;
+	}
+	x->route = rt;
+	x->out_realm = (uint16_t)rt->to_realm;
+	if (rt->by_ruri) {
+		if (uri_target(&ruri, &a) < 0) {
+			p->ctr[PROXY_C_UNRESOLVABLE]++;
+			*reason = "Not Found - Request-URI host is not a literal address";
+			return 404;
+		}
+		set_peer(p, &x->target, x->out_realm, &a);
+		x->by_table = false;
+		return 0;
+	}
+	x->by_table = true;
+	order_hops(p, x);
+	return 0;
+}
+
+static void handle_new(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
+{
+	const char *reason = NULL;
+	struct sip_nameaddr to;
+	if (is_loop(p, m)) {
+		p->ctr[PROXY_C_LOOPS]++;
+		reply_stateless(p, m, from, 482, "Loop Detected", "");
+		return;
+	}
+	struct txn_server *s = txn_server_create(p->txn, m, from);
+	struct pctx *x = s ? pool_get(p->ctx_pool) : NULL;
+	if (!x) {
+		p->ctr[PROXY_C_OVERLOAD]++;
+		if (s)
+			reply_local(p, s, 503, "Service Unavailable - SBC overloaded");
+		else
+			reply_stateless(p, m, from, 503, "Service Unavailable - SBC overloaded",
+					"Retry-After: 5\r\n");
+		return;
+	}
+	memset(x, 0, sizeof(*x));
+	x->s = s;
+	x->in = *from;
+	x->method = m->method;
+	txn_server_set_user(s, x);
+	x->in_dialog = sip_msg_to(m, &to) > 0 && to.tag.len;
+	x->record_route = !x->in_dialog && creates_dialog(m->method);
+	if (x->in_dialog)
+		note_in_dialog(p, m);
+	uint16_t st = resolve(p, x, m, &reason);
+	if (st) {
+		x->upstream_final = true;
+		p->ctr[PROXY_C_LOCAL_REPLIES]++;
+		(void)txn_server_reply(s, st, reason, SIP_STR_NULL);
+		return;
+	}
+	if (try_next(p, x) < 0)
+		answer_exhausted(p, x, 503);
+}
+
+static void handle_cancel(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from,
+			  struct txn_server *inv, uint16_t status, const char *reason)
+{
+	struct txn_server *s = txn_server_create(p->txn, m, from);
+	if (!s) {
+		reply_stateless(p, m, from, status, reason, "");
+		return;
+	}
+	reply_local(p, s, status, reason);
+	struct pctx *x = inv ? txn_server_user(inv) : NULL;
+	if (!x || x->cancelled)
+		return;
+	x->cancelled = true;
+	p->ctr[PROXY_C_CANCELS]++;
+	const struct sip_hdr *rh = sip_hdr_first(m, SIP_H_REASON);
+	char extra[512];
+	int n = 0;
+	if (rh && rh->value.len < sizeof(extra) - 16)
+		n = snprintf(extra, sizeof(extra), "Reason: %.*s\r\n", (int)rh->value.len, rh->value.p);
+	if (x->c)
+		(void)txn_client_cancel(x->c, (sip_str_t){ extra, (uint32_t)n });
+	else
+		answer_exhausted(p, x, 487);
+}
+
+/* ACK of a 2xx: end to end, no transaction (RFC 3261 16.11 style branch:
+ * a hash of the incoming branch, so retransmissions keep it). */
+static void forward_ack(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
+{
+	struct pctx tmp;
+	const char *reason;
+	struct sip_via top;
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.in = *from;
+	tmp.method = SIP_M_ACK;
+	note_in_dialog(p, m);
+	if (resolve(p, &tmp, m, &reason) != 0 || sip_msg_top_via(m, &top) <= 0)
+		return;
+	struct txn_peer to;
+	if (!next_target(p, &tmp, &to))
+		return;
+	uint64_t h = sbc_siphash24(&p->key, top.branch.p, top.branch.len);
+	char br[40];
+	int bl = snprintf(br, sizeof(br), "z9hG4bK-sbcsl-%016llx", (unsigned long long)h);
+	struct route_scan rs;
+	if (scan_routes(p, m, from->realm, &rs) < 0)
+		return;
+	sip_edit_init(&p->ed, m);
+	const struct sip_hdr *fv = sip_hdr_first(m, SIP_H_VIA);
+	uint16_t first = fv ? (uint16_t)(fv - m->hdr) : 0;
+	if (edit_strip_routes(&p->ed, m, &rs) < 0 || edit_max_forwards(&p->ed, m, first) < 0 ||
+	    edit_via_rr(p, &p->ed, m, tmp.out_realm, from->realm, (sip_str_t){ br, (uint32_t)bl }, false) < 0)
+		return;
+	p->ctr[PROXY_C_FORWARDED_ACKS]++;
+	send_to(p, &to, p->out, sip_edit_serialize(&p->ed, p->out, sizeof(p->out)));
+}
+
+void proxy_input(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
+{
+	struct txn_server *match = NULL;
+	enum txn_verdict v = txn_input(p->txn, m, from, &match);
+	switch (v) {
+	case TXN_NEW:
+		handle_new(p, m, from);
+		break;
+	case TXN_ACK:
+		forward_ack(p, m, from);
+		break;
+	case TXN_CANCEL:
+		handle_cancel(p, m, from, match, 200, "OK");
+		break;
+	case TXN_CANCEL_LATE:
+		handle_cancel(p, m, from, NULL, 200, "OK");
+		break;
+	case TXN_CANCEL_NOMATCH:
+		handle_cancel(p, m, from, NULL, 481, "Call/Transaction Does Not Exist");
+		break;
+	case TXN_ABSORBED:
+		p->ctr[PROXY_C_ABSORBED]++;
+		break;
+	case TXN_RESPONSE:
+		break;
+	case TXN_STRAY:
+		p->ctr[PROXY_C_STRAY_RESPONSES]++;
+		break;
+	}
+}
+
+/* ---- dialog expiry: the SBC ends the call itself ---------------------------------- */
+
+static void send_bye(struct proxy *p, struct dlg *d, int side, const char *why)
+{
+	const struct dlg_side *s = &d->side[side];
+	const struct realm_info *ri = &p->realms[s->realm];
+	struct txn_peer to = { .addr = s->addr, .iface = s->iface, .realm = s->realm };
+	sip_str_t branch, from = side == 1 ? d->from : d->to, tov = side == 1 ? d->to : d->from;
+	union sbc_sockaddr a;
+	struct sip_list_iter it;
+	(void)it;
+	/* first hop: the route set's first entry, else the Contact */
+	if (s->route.len) {
+		const char *comma = memchr(s->route.p, ',', s->route.len);
+		sip_str_t first = { s->route.p, comma ? (uint32_t)(comma - s->route.p) : s->route.len };
+		if (nameaddr_target(first, &a) == 0)
+			to.addr = a;
+	} else if (nameaddr_target(s->contact, &a) == 0) {
+		to.addr = a;
+	}
+	struct txn_client *c = txn_client_create(p->txn, SIP_M_BYE, &to, &branch);
+	if (!c)
+		return;
+	int n = snprintf(p->out, sizeof(p->out),
+			 "BYE %.*s SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP %s;branch=%.*s;rport\r\n"
+			 "%s%.*s%s"
+			 "Max-Forwards: 70\r\n"
+			 "From: %.*s\r\nTo: %.*s\r\nCall-ID: %.*s\r\nCSeq: %u BYE\r\n"
+			 "Reason: SIP;cause=200;text=\"%s\"\r\n"
+			 "Content-Length: 0\r\n\r\n",
+			 (int)s->contact.len, s->contact.p, ri->hostport, (int)branch.len, branch.p,
+			 s->route.len ? "Route: " : "", (int)s->route.len, s->route.p,
+			 s->route.len ? "\r\n" : "", (int)from.len, from.p, (int)tov.len, tov.p,
+			 (int)d->call_id.len, d->call_id.p, d->side[1 - side].cseq + 1, why);
+	if (n < 0 || (size_t)n >= sizeof(p->out) || txn_client_send(c, p->out, (uint32_t)n) < 0)
+		txn_client_abandon(c);
+}
+
+static void on_dialog_expired(void *ctx, struct dlg *d, enum dlg_end_reason why)
+{
+	struct proxy *p = ctx;
+	if (why == DLG_END_MAX_DURATION && d->can_end) {
+		p->ctr[PROXY_C_DIALOGS_EXPIRED]++;
+		send_bye(p, d, 1, "Maximum call duration reached");
+		send_bye(p, d, 0, "Maximum call duration reached");
+	}
+	dlg_destroy(p->dlg, d);
+}
+
+static const struct dlg_ops dlg_ops_tab = { .expired = on_dialog_expired };
+
+static const struct txn_ops txn_ops_tab = {
+	.send = NULL, /* set per proxy: env->send */
+	.response = on_response,
+	.timeout = on_timeout,
+	.server_gone = on_server_gone,
+	.client_gone = on_client_gone,
+};
+
+void proxy_timer(struct wheel_timer *t, void *proxy)
+{
+	struct proxy *p = proxy;
+	if ((t->tag & TXN_TIMER_TAG_MASK) == TXN_TIMER_TAG_BASE)
+		txn_timer_fire(p->txn, t);
+	else if ((t->tag & 0xffff0000u) == DLG_TIMER_TAG_BASE)
+		dlg_timer_fire(p->dlg, t);
+}
+
+/* ---- set-up ------------------------------------------------------------------------ */
+
+static int realms_init(struct proxy *p)
+{
+	const struct sbc_config *cfg = p->env.cfg;
+	uint16_t iface = 0;
+	p->nrealms = cfg->nrealms;
+	p->realms = calloc(cfg->nrealms, sizeof(*p->realms));
+	if (!p->realms)
+		return -ENOMEM;
+	for (size_t r = 0; r < cfg->nrealms; r++) {
+		const struct sbc_realm *rl = &cfg->realms[r];
+		struct realm_info *ri = &p->realms[r];
+		bool v6 = strchr(rl->advertise.name, ':') != NULL;
+		int n = snprintf(ri->hostport, sizeof(ri->hostport), v6 ? "[%s]:%u" : "%s:%u",
+				 rl->advertise.name, rl->listen[0].port);
+		if (n < 0 || (size_t)n >= sizeof(ri->hostport))
+			return -ENAMETOOLONG;
+		ri->hplen = (uint16_t)n;
+		ri->iface = iface;
+		iface = (uint16_t)(iface + rl->nlisten);
+	}
+	return 0;
+}
+
+/* txn_ops needs env->send; one table per proxy keeps the ops const for the
+ * layer while routing sends through the worker's queue. */
+struct proxy_full {
+	struct proxy p;
+	struct txn_ops ops;
+};
+
+struct proxy *proxy_create(const struct proxy_env *env)
+{
+	struct proxy_full *pf = aligned_alloc(64, (sizeof(struct proxy_full) + 63) & ~(size_t)63);
+	if (!pf)
+		return NULL;
+	memset(pf, 0, sizeof(*pf));
+	struct proxy *p = &pf->p;
+	p->env = *env;
+	p->key = (struct sbc_hash_key){ env->seed[0], env->seed[1] };
+	p->rng = env->seed[0] ^ (env->seed[1] << 1) ^ (0x9e3779b97f4a7c15ULL * (env->shard + 1));
+	if (!p->rng)
+		p->rng = 1;
+	pf->ops = txn_ops_tab;
+	pf->ops.send = env->send;
+	struct txn_config tc = {
+		.t1_ms = env->cfg->sip.t1_ms,
+		.t2_ms = env->cfg->sip.t2_ms,
+		.t4_ms = env->cfg->sip.t4_ms,
+		.timer_c_ms = env->cfg->sip.timer_c_ms,
+		.max_server = env->max_transactions,
+		.max_client = env->max_transactions,
+		.shard = (uint8_t)env->shard,
+		.seed = { env->seed[0] ^ 0x7478, env->seed[1] },
+	};
+	struct dlg_config dc = {
+		.max_dialogs = env->max_dialogs,
+		.max_duration_s = env->cfg->sip.max_dialog_duration_s,
+		.seed = { env->seed[1], env->seed[0] ^ 0x646c67 },
+	};
+	if (realms_init(p) < 0)
+		goto fail;
+	/* the txn ops' ctx is the proxy; env->send expects env->ctx: wrap */
+	p->txn = txn_shard_create(&tc, env->wheel, &pf->ops, p);
+	p->dlg = dlg_table_create(&dc, env->wheel, &dlg_ops_tab, p);
+	p->ctx_pool = pool_create(env->max_transactions, sizeof(struct pctx), 0);
+	if (!p->txn || !p->dlg || !p->ctx_pool)
+		goto fail;
+	return p;
+fail:
+	proxy_destroy(p);
+	return NULL;
+}
+
+void proxy_destroy(struct proxy *p)
+{
+	if (!p)
+		return;
+	txn_shard_destroy(p->txn);
+	dlg_table_destroy(p->dlg);
+	pool_destroy(p->ctx_pool);
+	free(p->realms);
+	free(p);
+}
