@@ -122,6 +122,7 @@ static enum sip_err parse_request_line(struct sip_msg *m, sip_str_t line)
 	m->method_name = (sip_str_t){ line.p, (uint32_t)(sp1 - line.p) };
 	if (!is_token(m->method_name))
 		return SIP_E_DROP_START_LINE;
+	m->method = sip_method_from(m->method_name);
 	/* The version is the last SP-separated word; without a SIP version this
 	 * is not a SIP request at all (HTTP, garbage): drop. */
 	uint32_t last_sp = line.len;
@@ -143,7 +144,6 @@ static enum sip_err parse_request_line(struct sip_msg *m, sip_str_t line)
 	if (vr < 0)
 		return SIP_E_DROP_START_LINE;
 	m->version = ver;
-	m->method = sip_method_from(m->method_name);
 	sip_str_t uri = str_sub(line, first + 1, last_sp - 1);
 	if (uri.len == 0 || uri.p[0] == ' ')
 		return SIP_E_BAD_REQUEST_LINE; /* several SP between elements (lwsstart) */
@@ -290,16 +290,22 @@ enum sip_err sip_parse(struct sip_msg *m, const char *buf, size_t len)
 	while (pos < m->len && (buf[pos] == '\r' || buf[pos] == '\n'))
 		pos++; /* RFC 3261 7.5: CRLFs before the start line are ignored */
 	enum sip_err e = parse_start_line(m, &pos);
-	if (e != SIP_E_OK)
-		return e;
-	if (len > SIP_MAX_MSG)
-		return SIP_E_TOO_BIG;
+	enum sip_err deferred = SIP_E_OK;
+	if (e != SIP_E_OK) {
+		/* A request whose start line is answerable (505, 414, 400) still
+		 * gets its headers indexed: the answer must reach its Via. */
+		if (!m->is_request || sip_err_status(e) == 0)
+			return e;
+		deferred = e;
+	}
+	if (len > SIP_MAX_MSG && deferred == SIP_E_OK)
+		deferred = SIP_E_TOO_BIG;
 	/* One vectorised pass for NUL over the message; per-line checks only
 	 * when there is one (rare: quoted-pair NUL, or an attack). */
 	m->has_nul = memchr(buf + pos, '\0', m->len - pos) != NULL;
 	for (;;) {
 		if (pos >= m->len)
-			return SIP_E_NO_HEADER_END;
+			return deferred != SIP_E_OK ? deferred : SIP_E_NO_HEADER_END;
 		if (buf[pos] == '\n' || (buf[pos] == '\r' && pos + 1 < m->len && buf[pos + 1] == '\n')) {
 			m->hdr_end = pos;
 			m->body_off = pos + (buf[pos] == '\r' ? 2 : 1);
@@ -307,9 +313,10 @@ enum sip_err sip_parse(struct sip_msg *m, const char *buf, size_t len)
 		}
 		e = parse_header(m, pos, &pos);
 		if (e != SIP_E_OK)
-			return e;
+			return deferred != SIP_E_OK ? deferred : e;
 	}
-	return frame_body(m);
+	e = frame_body(m);
+	return deferred != SIP_E_OK ? deferred : e;
 }
 
 uint16_t sip_verdict_status(const struct sip_msg *m, enum sip_err e)

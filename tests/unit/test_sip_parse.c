@@ -268,6 +268,31 @@ static void test_verdict_status_rules(void **state)
 	assert_int_equal(sip_verdict_status(&msg, SIP_E_OK), 0);
 }
 
+/* A request with an answerable start-line error still has its headers
+ * indexed, so the 505/414/400 can be sent to its Via. */
+static void test_start_line_error_keeps_headers(void **state)
+{
+	static const char *const lines[] = {
+		"INVITE sip:bob@example.com SIP/3.0", "INVITE  sip:bob@example.com SIP/2.0",
+		"INVITE sip:bob@exa mple.com SIP/2.0", "INVITE <sip:bob@example.com> SIP/2.0",
+	};
+	static const enum sip_err want[] = { SIP_E_BAD_VERSION, SIP_E_BAD_REQUEST_LINE, SIP_E_BAD_RURI,
+					     SIP_E_BAD_RURI };
+	char buf[1024];
+	for (unsigned i = 0; i < 4; i++) {
+		int n = snprintf(buf, sizeof(buf), "%s\r\n" INVITE_HDRS "Content-Length: 0\r\n\r\n", lines[i]);
+		assert_int_equal(sip_parse(&msg, buf, (size_t)n), want[i]);
+		assert_non_null(sip_hdr_first(&msg, SIP_H_VIA));
+		assert_non_null(sip_hdr_first(&msg, SIP_H_CSEQ));
+		assert_int_equal(msg.method, SIP_M_INVITE);
+		char out[1024];
+		int r = sip_reply(&msg, sip_err_status(want[i]), sip_err_reason(want[i]), SIP_STR("t"),
+				  SIP_STR_NULL, out, sizeof(out));
+		assert_true(r > 0);
+		assert_non_null(strstr(out, "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds\r\n"));
+	}
+}
+
 /* ---- corpus: our malformed messages ----------------------------------------------- */
 
 static enum sip_err err_by_name(const char *name)
@@ -589,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_no_content_length_body_to_end),
 		cmocka_unit_test(test_truncation_every_length),
 		cmocka_unit_test(test_verdict_status_rules),
+		cmocka_unit_test(test_start_line_error_keeps_headers),
 		cmocka_unit_test(test_malformed_corpus),
 		cmocka_unit_test(test_rfc4475_verdicts),
 		cmocka_unit_test(test_rfc4475_details),

@@ -1,0 +1,1394 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * YAML configuration loader. libyaml builds the document tree (node marks
+ * give us line numbers); a table of fields per mapping drives the walk, so
+ * every mapping rejects unknown and duplicate keys the same way. Checks that
+ * span objects (unique names, realm references, overlapping addresses) run
+ * after the walk while the document is still alive, so they can still point
+ * at the offending line.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "sip.h"
+
+/* Aliases share nodes in the document tree, so a small file can describe an
+ * exponential walk ("billion laughs"). Cap the nodes we visit. */
+#define CFG_MAX_VISITS 200000u
+
+struct cfg_ctx {
+	const char *file;
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+	char path[512];
+	size_t plen;
+	unsigned visits;
+};
+
+/* ---- messages and field paths ------------------------------------------- */
+
+static unsigned node_line(const yaml_node_t *n)
+{
+	return n ? (unsigned)n->start_mark.line + 1 : 1;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int cfg_fail(struct cfg_ctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (c->plen)
+		snprintf(c->err, c->errlen, "%s:%u: %s: %s", c->file, node_line(n), c->path, msg);
+	else
+		snprintf(c->err, c->errlen, "%s:%u: %s", c->file, node_line(n), msg);
+	return -EINVAL;
+}
+
+/* Copy user text into a message: printable, bounded, never multi-line. */
+static const char *printable(const char *s, size_t len, char *buf, size_t cap)
+{
+	size_t i, o = 0, max = cap - 4;
+
+	for (i = 0; i < len && o < max; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		buf[o++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	}
+	if (i < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static void path_set(struct cfg_ctx *c, size_t len)
+{
+	c->plen = len < sizeof c->path ? len : sizeof c->path - 1;
+	c->path[c->plen] = '\0';
+}
+
+static size_t path_push_key(struct cfg_ctx *c, const char *key, size_t klen)
+{
+	size_t saved = c->plen;
+	char pk[80];
+	int n;
+
+	printable(key, klen, pk, sizeof pk);
+	n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "%s%s", c->plen ? "." : "", pk);
+	path_set(c, c->plen + (size_t)(n > 0 ? n : 0));
+	return saved;
+}
+
+static size_t path_push(struct cfg_ctx *c, const char *key)
+{
+	return path_push_key(c, key, strlen(key));
+}
+
+static size_t path_push_index(struct cfg_ctx *c, size_t i)
+{
+	size_t saved = c->plen;
+	int n = snprintf(c->path + c->plen, sizeof c->path - c->plen, "[%zu]", i);
+
+	path_set(c, c->plen + (size_t)(n > 0 ? n : 0));
+	return saved;
+}
+
+static void path_pop(struct cfg_ctx *c, size_t saved)
+{
+	path_set(c, saved);
+}
+
+/* ---- node access -------------------------------------------------------- */
+
+static const char *sval(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	v = sval(n);
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+static yaml_node_t *map_value(struct cfg_ctx *c, yaml_node_t *map, const char *key)
+{
+	yaml_node_pair_t *p;
+
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		if (k && k->type == YAML_SCALAR_NODE && !strcmp(sval(k), key))
+			return yaml_document_get_node(c->doc, p->value);
+	}
+	return NULL;
+}
+
+static yaml_node_t *seq_item(struct cfg_ctx *c, yaml_node_t *seq, size_t i)
+{
+	if (!seq || seq->type != YAML_SEQUENCE_NODE)
+		return NULL;
+	return yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+}
+
+/* The node at map[key][index] (index SIZE_MAX: map[key] itself), or map. */
+static yaml_node_t *node_at(struct cfg_ctx *c, yaml_node_t *map, const char *key, size_t index)
+{
+	yaml_node_t *v = map_value(c, map, key);
+
+	if (v && index != SIZE_MAX)
+		v = seq_item(c, v, index);
+	return v ? v : map;
+}
+
+static int visit(struct cfg_ctx *c, const yaml_node_t *n)
+{
+	if (++c->visits > CFG_MAX_VISITS)
+		return cfg_fail(c, n, "configuration too large or too deeply aliased");
+	return 0;
+}
+
+/* A scalar's text; fails on mappings, sequences, NUL and control bytes. */
+static int scalar_text(struct cfg_ctx *c, const yaml_node_t *n, const char **out)
+{
+	size_t i, len;
+
+	if (n->type != YAML_SCALAR_NODE)
+		return cfg_fail(c, n, "expected a single value, not a %s",
+				n->type == YAML_MAPPING_NODE ? "mapping" : "list");
+	len = n->data.scalar.length;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = n->data.scalar.value[i];
+		if (ch < 0x20 || ch == 0x7f)
+			return cfg_fail(c, n, "contains a control character");
+	}
+	*out = is_null(n) ? "" : sval(n);
+	return 0;
+}
+
+/* Sequence items; a null value is an empty list. */
+static int seq_items(struct cfg_ctx *c, yaml_node_t *n, yaml_node_item_t **items, size_t *count)
+{
+	if (is_null(n)) {
+		*items = NULL;
+		*count = 0;
+		return 0;
+	}
+	if (n->type != YAML_SEQUENCE_NODE)
+		return cfg_fail(c, n, "expected a list");
+	*items = n->data.sequence.items.start;
+	*count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	return 0;
+}
+
+/* ---- typed values ------------------------------------------------------- */
+
+/* Decimal digits only: no sign, no hex, no YAML 1.1 sexagesimal. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static int get_u32(struct cfg_ctx *c, const yaml_node_t *n, uint32_t min, uint32_t max,
+		   uint32_t *out)
+{
+	const char *s;
+	uint64_t v;
+	char pb[80];
+	int r = scalar_text(c, n, &s);
+
+	if (r)
+		return r;
+	if (!parse_u64(s, &v))
+		return cfg_fail(c, n, "\"%s\" is not a number",
+				printable(s, strlen(s), pb, sizeof pb));
+	if (v < min || v > max)
+		return cfg_fail(c, n, "%s is out of range (%u-%u)", s, min, max);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static bool parse_port(const char *s, uint16_t *out)
+{
+	uint64_t v;
+
+	if (!parse_u64(s, &v) || v < 1 || v > 65535)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+static int get_port(struct cfg_ctx *c, const yaml_node_t *n, uint16_t *out)
+{
+	const char *s;
+	char pb[80];
+	int r = scalar_text(c, n, &s);
+
+	if (r)
+		return r;
+	if (!parse_port(s, out))
+		return cfg_fail(c, n, "%s is not a port (1-65535)",
+				printable(s, strlen(s), pb, sizeof pb));
+	return 0;
+}
+
+static int get_bool(struct cfg_ctx *c, const yaml_node_t *n, bool *out)
+{
+	static const char *const yes[] = { "true", "True", "TRUE" };
+	static const char *const no[] = { "false", "False", "FALSE" };
+	const char *s;
+	char pb[80];
+	int r = scalar_text(c, n, &s);
+
+	if (r)
+		return r;
+	for (size_t i = 0; i < 3; i++) {
+		if (!strcmp(s, yes[i]) || !strcmp(s, no[i])) {
+			*out = !strcmp(s, yes[i]);
+			return 0;
+		}
+	}
+	return cfg_fail(c, n, "\"%s\" is not a boolean (true|false)",
+			printable(s, strlen(s), pb, sizeof pb));
+}
+
+static int get_str(struct cfg_ctx *c, const yaml_node_t *n, char *dst, size_t cap)
+{
+	const char *s;
+	int r = scalar_text(c, n, &s);
+
+	if (r)
+		return r;
+	if (strlen(s) >= cap)
+		return cfg_fail(c, n, "too long (at most %zu characters)", cap - 1);
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}
+
+/* Identifiers end up in metric labels, log lines and Redis keys. Optional
+ * ones may be "" (unset). */
+static int get_id(struct cfg_ctx *c, const yaml_node_t *n, char *dst, size_t cap, bool required)
+{
+	char buf[256], pb[80];
+	int r = get_str(c, n, buf, cap < sizeof buf ? cap : sizeof buf);
+
+	if (r)
+		return r;
+	if (!buf[0] && required)
+		return cfg_fail(c, n, "must not be empty");
+	for (const char *p = buf; *p; p++) {
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && *p != '-' && *p != '_' && *p != '.')
+			return cfg_fail(c, n, "\"%s\" may only contain letters, digits, '-', '_' and '.'",
+					printable(buf, strlen(buf), pb, sizeof pb));
+	}
+	memcpy(dst, buf, strlen(buf) + 1);
+	return 0;
+}
+
+static bool parse_ip(const char *s, struct sbc_ip *ip)
+{
+	struct sbc_ip t = { 0 };
+
+	if (inet_pton(AF_INET, s, &t.u.v4) == 1)
+		t.family = AF_INET;
+	else if (inet_pton(AF_INET6, s, &t.u.v6) == 1)
+		t.family = AF_INET6;
+	else
+		return false;
+	if (!inet_ntop(t.family, &t.u, t.text, sizeof t.text))
+		return false;
+	*ip = t;
+	return true;
+}
+
+static int get_ip(struct cfg_ctx *c, const yaml_node_t *n, struct sbc_ip *ip)
+{
+	const char *s;
+	char pb[80];
+	int r = scalar_text(c, n, &s);
+
+	if (r)
+		return r;
+	if (!parse_ip(s, ip))
+		return cfg_fail(c, n, "\"%s\" is not an IPv4 or IPv6 address",
+				printable(s, strlen(s), pb, sizeof pb));
+	return 0;
+}
+
+/* RFC 1123 host name: dot-separated labels of letters, digits and '-'. A
+ * name whose last label is numeric is a mistyped IPv4 address instead. */
+static bool is_hostname(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	bool numeric = true;
+
+	if (!len || len > SBC_HOST_MAX)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		char ch = s[i];
+		if (ch == '.' || ch == '\0') {
+			if (!label || s[i - 1] == '-')
+				return false;
+			if (ch == '\0')
+				break;
+			label = 0;
+			numeric = true;
+			continue;
+		}
+		if (!label && ch == '-')
+			return false;
+		if (++label > 63)
+			return false;
+		if (ch >= '0' && ch <= '9')
+			continue;
+		numeric = false;
+		if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') && ch != '-')
+			return false;
+	}
+	return !numeric;
+}
+
+static bool parse_host(const char *s, struct sbc_host *h)
+{
+	struct sbc_host t = { 0 };
+
+	if (parse_ip(s, &t.ip)) {
+		memcpy(t.name, t.ip.text, sizeof t.ip.text);
+	} else {
+		if (!is_hostname(s))
+			return false;
+		memcpy(t.name, s, strlen(s) + 1);
+	}
+	*h = t;
+	return true;
+}
+
+static int get_host(struct cfg_ctx *c, const yaml_node_t *n, struct sbc_host *h)
+{
+	const char *s;
+	char pb[80];
+	int r = scalar_text(c, n, &s);
+
+	if (r)
+		return r;
+	if (!parse_host(s, h))
+		return cfg_fail(c, n, "\"%s\" is not an IP address or host name",
+				printable(s, strlen(s), pb, sizeof pb));
+	return 0;
+}
+
+/* "host:port" or "[v6]:port". The host part is returned in hbuf. */
+static bool split_hostport(const char *s, char *hbuf, size_t hcap, uint16_t *port)
+{
+	const char *colon, *hs = s, *he;
+
+	if (*s == '[') {
+		he = strchr(s, ']');
+		if (!he || he[1] != ':')
+			return false;
+		hs = s + 1;
+		colon = he + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return false; /* bare IPv6 needs brackets */
+		he = colon;
+	}
+	if ((size_t)(he - hs) >= hcap || he == hs)
+		return false;
+	memcpy(hbuf, hs, (size_t)(he - hs));
+	hbuf[he - hs] = '\0';
+	return parse_port(colon + 1, port);
+}
+
+static int get_endpoint(struct cfg_ctx *c, const yaml_node_t *n, struct sbc_endpoint *ep)
+{
+	const char *s;
+	char host[SBC_HOST_MAX + 1], pb[80];
+	int r = scalar_text(c, n, &s);
+
+	if (r)
+		return r;
+	printable(s, strlen(s), pb, sizeof pb);
+	if (!split_hostport(s, host, sizeof host, &ep->port))
+		return cfg_fail(c, n, "\"%s\" is not HOST:PORT (port 1-65535, IPv6 in [])", pb);
+	if (!parse_host(host, &ep->host))
+		return cfg_fail(c, n, "\"%s\" is not an IP address or host name", pb);
+	return 0;
+}
+
+static int get_choice(struct cfg_ctx *c, const yaml_node_t *n, const char *what,
+		      const char *const *names, size_t count, int *out)
+{
+	const char *s;
+	char list[128] = "", pb[80];
+	size_t used = 0;
+	int r = scalar_text(c, n, &s);
+
+	if (r)
+		return r;
+	for (size_t i = 0; i < count; i++) {
+		if (!strcmp(s, names[i])) {
+			*out = (int)i;
+			return 0;
+		}
+		used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? "|" : "",
+					 names[i]);
+		if (used >= sizeof list)
+			used = sizeof list - 1;
+	}
+	return cfg_fail(c, n, "\"%s\" is not a %s (%s)", printable(s, strlen(s), pb, sizeof pb),
+			what, list);
+}
+
+static bool ip_is_any(const struct sbc_ip *ip)
+{
+	if (ip->family == AF_INET)
+		return ip->u.v4.s_addr == htonl(INADDR_ANY);
+	return ip->family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&ip->u.v6);
+}
+
+bool sbc_ip_eq(const struct sbc_ip *a, const struct sbc_ip *b)
+{
+	if (a->family != b->family)
+		return false;
+	if (a->family == AF_INET)
+		return a->u.v4.s_addr == b->u.v4.s_addr;
+	return a->family == AF_INET6 && !memcmp(&a->u.v6, &b->u.v6, sizeof a->u.v6);
+}
+
+/* Do two bound addresses collide? Equal, or one is the family's wildcard. */
+static bool ip_overlap(const struct sbc_ip *a, const struct sbc_ip *b)
+{
+	return sbc_ip_eq(a, b) || (a->family == b->family && (ip_is_any(a) || ip_is_any(b)));
+}
+
+/* ---- table-driven mappings ---------------------------------------------- */
+
+enum fkind { F_BOOL, F_U32, F_U16, F_PORT, F_STR, F_ID, F_IP, F_HOST, F_FN };
+
+typedef int (*field_fn)(struct cfg_ctx *c, yaml_node_t *n, void *obj);
+
+struct field {
+	const char *name;
+	enum fkind kind;
+	bool required;
+	size_t off;
+	size_t size;
+	uint32_t min, max;
+	field_fn fn;
+};
+
+#define FLD(T, m, k, req) { #m, k, req, offsetof(T, m), sizeof(((T *)0)->m), 0, 0, NULL }
+#define FNUM(T, m, k, lo, hi) { #m, k, false, offsetof(T, m), sizeof(((T *)0)->m), lo, hi, NULL }
+#define FFN(name, fn, req) { name, F_FN, req, 0, 0, 0, 0, fn }
+
+static int set_field(struct cfg_ctx *c, yaml_node_t *n, const struct field *f, void *obj)
+{
+	char *p = (char *)obj + f->off;
+	uint32_t v;
+	int r;
+
+	switch (f->kind) {
+	case F_BOOL: return get_bool(c, n, (bool *)p);
+	case F_U32: return get_u32(c, n, f->min, f->max, (uint32_t *)p);
+	case F_U16:
+		r = get_u32(c, n, f->min, f->max, &v);
+		if (!r)
+			*(uint16_t *)p = (uint16_t)v;
+		return r;
+	case F_PORT: return get_port(c, n, (uint16_t *)p);
+	case F_STR: return get_str(c, n, p, f->size);
+	case F_ID: return get_id(c, n, p, f->size, f->required);
+	case F_IP: return get_ip(c, n, (struct sbc_ip *)p);
+	case F_HOST: return get_host(c, n, (struct sbc_host *)p);
+	case F_FN: return f->fn(c, n, obj);
+	}
+	return cfg_fail(c, n, "internal error: field kind %d", (int)f->kind);
+}
+
+/* Edit distance, for "did you mean" on unknown keys. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[64], prev, i, j;
+
+	if (la >= 64 || lb >= 64)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+static int unknown_field(struct cfg_ctx *c, yaml_node_t *k, const struct field *f, size_t nf)
+{
+	const char *best = NULL;
+	size_t bestd = 3; /* suggest only close matches */
+
+	for (size_t i = 0; i < nf; i++) {
+		size_t d = distance(sval(k), f[i].name);
+		if (d < bestd) {
+			bestd = d;
+			best = f[i].name;
+		}
+	}
+	if (best)
+		return cfg_fail(c, k, "unknown field (did you mean \"%s\"?)", best);
+	return cfg_fail(c, k, "unknown field");
+}
+
+static int walk_pair(struct cfg_ctx *c, yaml_node_t *k, yaml_node_t *v, const struct field *f,
+		     size_t nf, void *obj, uint64_t *seen)
+{
+	size_t i, saved;
+	int r;
+
+	if (!k || !v || k->type != YAML_SCALAR_NODE || is_null(k))
+		return cfg_fail(c, k, "field names must be plain words");
+	saved = path_push_key(c, sval(k), k->data.scalar.length);
+	for (i = 0; i < nf && strcmp(f[i].name, sval(k)); i++)
+		;
+	if (i == nf)
+		r = unknown_field(c, k, f, nf);
+	else if (*seen & (UINT64_C(1) << i))
+		r = cfg_fail(c, k, "duplicate field");
+	else {
+		*seen |= UINT64_C(1) << i;
+		r = set_field(c, v, &f[i], obj);
+	}
+	path_pop(c, saved);
+	return r;
+}
+
+/* Apply a mapping to obj through its field table. A null value is an
+ * empty mapping (all defaults). */
+static int walk_map(struct cfg_ctx *c, yaml_node_t *n, const struct field *f, size_t nf, void *obj)
+{
+	uint64_t seen = 0;
+	int r = visit(c, n);
+
+	if (r)
+		return r;
+	if (n->type == YAML_MAPPING_NODE) {
+		yaml_node_pair_t *p;
+		for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+			r = walk_pair(c, yaml_document_get_node(c->doc, p->key),
+				      yaml_document_get_node(c->doc, p->value), f, nf, obj, &seen);
+			if (r)
+				return r;
+		}
+	} else if (!is_null(n)) {
+		return cfg_fail(c, n, "expected a mapping of fields");
+	}
+	for (size_t i = 0; i < nf; i++) {
+		if (f[i].required && !(seen & (UINT64_C(1) << i))) {
+			path_push(c, f[i].name);
+			return cfg_fail(c, n, "required field is missing");
+		}
+	}
+	return 0;
+}
+
+#define WALK(c, n, table, obj) walk_map(c, n, table, sizeof(table) / sizeof(table[0]), obj)
+
+/* ---- sip, control, log level -------------------------------------------- */
+
+static const char *const log_level_names[] = { "error", "warn", "info", "debug" };
+static const char *const transport_names[] = { "udp", "tcp", "tls" };
+static const char *const redis_mode_names[] = { "single", "sentinel", "cluster" };
+
+static const struct field sip_fields[] = {
+	FNUM(struct sbc_sip, t1_ms, F_U32, 1, 3600000),
+	FNUM(struct sbc_sip, t2_ms, F_U32, 1, 3600000),
+	FNUM(struct sbc_sip, t4_ms, F_U32, 1, 3600000),
+	FNUM(struct sbc_sip, timer_c_ms, F_U32, 1, 3600000),
+	FNUM(struct sbc_sip, max_dialog_duration_s, F_U32, 1, 2592000),
+	FLD(struct sbc_sip, user_agent, F_STR, false),
+};
+
+static int set_sip(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_sip *sip = &((struct sbc_config *)obj)->sip;
+	yaml_node_t *t2 = map_value(c, n, "t2_ms");
+	int r = WALK(c, n, sip_fields, sip);
+
+	if (r || sip->t1_ms <= sip->t2_ms)
+		return r;
+	if (t2) {
+		path_push(c, "t2_ms");
+		return cfg_fail(c, t2, "%u is less than t1_ms (%u)", sip->t2_ms, sip->t1_ms);
+	}
+	path_push(c, "t1_ms");
+	return cfg_fail(c, map_value(c, n, "t1_ms"), "%u exceeds t2_ms (%u)", sip->t1_ms,
+			sip->t2_ms);
+}
+
+static int set_metrics(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_control *ctl = obj;
+	struct sbc_endpoint ep;
+	const char *s;
+	int r = scalar_text(c, n, &s);
+
+	if (r)
+		return r;
+	ctl->metrics_enabled = *s != '\0';
+	if (!ctl->metrics_enabled)
+		return 0;
+	r = get_endpoint(c, n, &ep);
+	if (r)
+		return r;
+	if (ep.host.ip.family == AF_UNSPEC)
+		return cfg_fail(c, n, "the metrics address must be a literal IP address");
+	ctl->metrics_ip = ep.host.ip;
+	ctl->metrics_port = ep.port;
+	return 0;
+}
+
+static const struct field control_fields[] = {
+	FFN("metrics", set_metrics, false),
+};
+
+static int set_control(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	return WALK(c, n, control_fields, &((struct sbc_config *)obj)->control);
+}
+
+static int set_log_level(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	int v, r = get_choice(c, n, "log level", log_level_names, 4, &v);
+
+	if (!r)
+		((struct sbc_config *)obj)->log_level = (enum sbc_log_level)v;
+	return r;
+}
+
+/* ---- realms ------------------------------------------------------------- */
+
+static int set_transport(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	int v, r = get_choice(c, n, "transport", transport_names, 3, &v);
+
+	if (r)
+		return r;
+	if (v != SBC_TRANSPORT_UDP)
+		return cfg_fail(c, n, "%s is not supported yet (udp only)", transport_names[v]);
+	((struct sbc_listen *)obj)->transport = (enum sbc_transport)v;
+	return 0;
+}
+
+static const struct field listen_fields[] = {
+	{ "address", F_IP, true, offsetof(struct sbc_listen, ip), 0, 0, 0, NULL },
+	FLD(struct sbc_listen, port, F_PORT, false),
+	FFN("transport", set_transport, false),
+};
+
+static int set_listen(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_realm *realm = obj;
+	yaml_node_item_t *items;
+	size_t count;
+	int r = seq_items(c, n, &items, &count);
+
+	if (r)
+		return r;
+	if (!count || count > SBC_MAX_LISTEN)
+		return cfg_fail(c, n, "needs 1 to %u addresses", SBC_MAX_LISTEN);
+	realm->listen = calloc(count, sizeof *realm->listen);
+	if (!realm->listen)
+		return cfg_fail(c, n, "out of memory");
+	realm->nlisten = count;
+	for (size_t i = 0; i < count; i++) {
+		struct sbc_listen *l = &realm->listen[i];
+		size_t saved = path_push_index(c, i);
+
+		l->port = 5060;
+		l->transport = SBC_TRANSPORT_UDP;
+		r = WALK(c, yaml_document_get_node(c->doc, items[i]), listen_fields, l);
+		path_pop(c, saved);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int set_media_ports(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_media *m = obj;
+	char lo[8], pb[80];
+	const char *s, *dash;
+	int r = scalar_text(c, n, &s);
+
+	if (r)
+		return r;
+	printable(s, strlen(s), pb, sizeof pb);
+	dash = strchr(s, '-');
+	if (!dash || (size_t)(dash - s) >= sizeof lo)
+		return cfg_fail(c, n, "\"%s\" is not a port range FIRST-LAST", pb);
+	memcpy(lo, s, (size_t)(dash - s));
+	lo[dash - s] = '\0';
+	if (!parse_port(lo, &m->port_first) || !parse_port(dash + 1, &m->port_last))
+		return cfg_fail(c, n, "\"%s\" is not a port range FIRST-LAST (ports 1-65535)", pb);
+	if (m->port_first % 2)
+		return cfg_fail(c, n, "%s: the range must start on an even port (RTP even, RTCP odd)",
+				pb);
+	if (m->port_first >= m->port_last)
+		return cfg_fail(c, n, "%s: the first port must be below the last", pb);
+	return 0;
+}
+
+static const struct field media_fields[] = {
+	{ "address", F_IP, true, offsetof(struct sbc_media, ip), 0, 0, 0, NULL },
+	FFN("ports", set_media_ports, true),
+};
+
+static int set_media(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_media *m = &((struct sbc_realm *)obj)->media;
+	int r = WALK(c, n, media_fields, m);
+
+	if (r || !ip_is_any(&m->ip))
+		return r;
+	path_push(c, "address");
+	return cfg_fail(c, map_value(c, n, "address"),
+			"must be a specific address: it is written into SDP");
+}
+
+static const struct field limits_fields[] = {
+	FNUM(struct sbc_limits, cps, F_U32, 0, UINT32_MAX),
+	FNUM(struct sbc_limits, concurrent_calls, F_U32, 0, UINT32_MAX),
+	FNUM(struct sbc_limits, per_source_cps, F_U32, 0, UINT32_MAX),
+	FNUM(struct sbc_limits, register_per_source_rps, F_U32, 0, UINT32_MAX),
+};
+
+static int set_limits(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	return WALK(c, n, limits_fields, &((struct sbc_realm *)obj)->limits);
+}
+
+static const struct field realm_fields[] = {
+	FLD(struct sbc_realm, name, F_ID, true),
+	FLD(struct sbc_realm, trusted, F_BOOL, false),
+	FLD(struct sbc_realm, hide_topology, F_BOOL, false),
+	FFN("listen", set_listen, true),
+	FLD(struct sbc_realm, advertise, F_HOST, false),
+	FFN("media", set_media, true),
+	FFN("limits", set_limits, false),
+};
+
+/* Via and Contact need a routable address: default to the first listen
+ * address unless that is a wildcard. */
+static int realm_advertise(struct cfg_ctx *c, yaml_node_t *item, struct sbc_realm *realm)
+{
+	const struct sbc_ip *first = &realm->listen[0].ip;
+
+	if (realm->advertise.name[0]) {
+		if (!ip_is_any(&realm->advertise.ip))
+			return 0;
+		path_push(c, "advertise");
+		return cfg_fail(c, map_value(c, item, "advertise"),
+				"cannot advertise a wildcard address");
+	}
+	if (ip_is_any(first)) {
+		path_push(c, "advertise");
+		return cfg_fail(c, item, "required when listening on a wildcard address");
+	}
+	realm->advertise.ip = *first;
+	memcpy(realm->advertise.name, first->text, sizeof first->text);
+	return 0;
+}
+
+static int realm_dup_name(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_config *cfg, size_t i)
+{
+	for (size_t j = 0; j < i; j++) {
+		if (strcmp(cfg->realms[i].name, cfg->realms[j].name))
+			continue;
+		path_push_index(c, i);
+		path_push(c, "name");
+		return cfg_fail(c, node_at(c, seq_item(c, seq, i), "name", SIZE_MAX),
+				"\"%s\" is already the name of realms[%zu]", cfg->realms[i].name, j);
+	}
+	return 0;
+}
+
+static int realm_dup_listen(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_config *cfg,
+			    size_t i, size_t k)
+{
+	const struct sbc_listen *l = &cfg->realms[i].listen[k];
+
+	for (size_t j = 0; j <= i; j++) {
+		for (size_t m = 0; m < cfg->realms[j].nlisten && (j < i || m < k); m++) {
+			const struct sbc_listen *o = &cfg->realms[j].listen[m];
+			if (o->port != l->port || o->transport != l->transport ||
+			    !ip_overlap(&o->ip, &l->ip))
+				continue;
+			path_push_index(c, i);
+			path_push(c, "listen");
+			path_push_index(c, k);
+			return cfg_fail(c, node_at(c, seq_item(c, seq, i), "listen", k),
+					"%s port %u/%s is already used by realms[%zu].listen[%zu] (%s)",
+					l->ip.text, l->port, transport_names[l->transport], j, m,
+					o->ip.text);
+		}
+	}
+	return 0;
+}
+
+static bool ranges_overlap(unsigned a1, unsigned a2, unsigned b1, unsigned b2)
+{
+	return a1 <= b2 && b1 <= a2;
+}
+
+/* Relay ports of different realms on one address must not collide, nor
+ * may they swallow a SIP port on that address. */
+static int realm_media_clash(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_config *cfg, size_t i)
+{
+	const struct sbc_media *m = &cfg->realms[i].media;
+	yaml_node_t *at = map_value(c, seq_item(c, seq, i), "media");
+	char what[128] = "";
+
+	for (size_t j = 0; j < cfg->nrealms && !what[0]; j++) {
+		const struct sbc_media *o = &cfg->realms[j].media;
+		for (size_t k = 0; k < cfg->realms[j].nlisten && !what[0]; k++) {
+			const struct sbc_listen *l = &cfg->realms[j].listen[k];
+			if (ip_overlap(&l->ip, &m->ip) &&
+			    ranges_overlap(m->port_first, m->port_last, l->port, l->port))
+				snprintf(what, sizeof what, "includes SIP port %u of realms[%zu].listen[%zu]",
+					 l->port, j, k);
+		}
+		if (j < i && !what[0] && ip_overlap(&o->ip, &m->ip) &&
+		    ranges_overlap(m->port_first, m->port_last, o->port_first, o->port_last))
+			snprintf(what, sizeof what, "overlaps realms[%zu].media.ports (%u-%u) on %s",
+				 j, o->port_first, o->port_last, m->ip.text);
+	}
+	if (!what[0])
+		return 0;
+	path_push_index(c, i);
+	path_push(c, "media");
+	path_push(c, "ports");
+	return cfg_fail(c, node_at(c, at, "ports", SIZE_MAX), "%u-%u %s", m->port_first,
+			m->port_last, what);
+}
+
+static int realms_cross_check(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nrealms; i++) {
+		int r = realm_dup_name(c, seq, cfg, i);
+		for (size_t k = 0; !r && k < cfg->realms[i].nlisten; k++)
+			r = realm_dup_listen(c, seq, cfg, i, k);
+		if (!r)
+			r = realm_media_clash(c, seq, cfg, i);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int set_realms(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_config *cfg = obj;
+	yaml_node_item_t *items;
+	size_t count, saved = c->plen;
+	int r = seq_items(c, n, &items, &count);
+
+	if (r)
+		return r;
+	if (!count || count > SBC_MAX_REALMS)
+		return cfg_fail(c, n, "needs 1 to %u realms", SBC_MAX_REALMS);
+	cfg->realms = calloc(count, sizeof *cfg->realms);
+	if (!cfg->realms)
+		return cfg_fail(c, n, "out of memory");
+	cfg->nrealms = count;
+	for (size_t i = 0; i < count; i++) {
+		struct sbc_realm *realm = &cfg->realms[i];
+		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
+
+		path_push_index(c, i);
+		realm->hide_topology = true;
+		r = WALK(c, item, realm_fields, realm);
+		if (!r)
+			r = realm_advertise(c, item, realm);
+		if (r)
+			return r;
+		path_pop(c, saved);
+	}
+	return realms_cross_check(c, n, cfg);
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+/* Only the form is checked here: realms may be defined after the routes,
+ * so references are resolved in routes_resolve(). */
+static int check_realm_ref(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	char name[SBC_NAME_MAX + 1];
+
+	return get_id(c, n, name, sizeof name, true);
+}
+
+static int set_methods(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	static const char *const names[] = {
+#define M_NAME(m) #m,
+		SIP_METHODS(M_NAME)
+#undef M_NAME
+	};
+	struct sbc_route *route = obj;
+	yaml_node_item_t *items;
+	size_t count;
+	int r = seq_items(c, n, &items, &count);
+
+	for (size_t i = 0; !r && i < count; i++) {
+		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
+		size_t saved = path_push_index(c, i);
+		int m;
+
+		r = get_choice(c, item, "SIP method", names, sizeof names / sizeof names[0], &m);
+		/* names[] follows enum sip_method from SIP_M_INVITE (= 1) on */
+		if (!r && (route->methods & (1u << (m + 1))))
+			r = cfg_fail(c, item, "%s is listed twice", names[m]);
+		if (!r)
+			route->methods |= 1u << (m + 1);
+		path_pop(c, saved);
+	}
+	return r;
+}
+
+static int set_ruri_domain(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_route *route = obj;
+	struct sbc_host h;
+	const char *s;
+	int r = scalar_text(c, n, &s);
+
+	if (r || !*s)
+		return r;
+	r = get_host(c, n, &h);
+	if (!r)
+		memcpy(route->ruri_domain, h.name, sizeof route->ruri_domain);
+	return r;
+}
+
+static const struct field hop_fields[] = {
+	FLD(struct sbc_next_hop, host, F_HOST, true),
+	FLD(struct sbc_next_hop, port, F_PORT, false),
+	FNUM(struct sbc_next_hop, priority, F_U16, 0, 65535),
+	FNUM(struct sbc_next_hop, weight, F_U16, 0, 65535),
+};
+
+static int set_next_hops(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_route *route = obj;
+	yaml_node_item_t *items;
+	size_t count;
+	int r;
+
+	if (n->type == YAML_SCALAR_NODE && !is_null(n)) {
+		if (strcmp(sval(n), "ruri"))
+			return cfg_fail(c, n, "expected a list of next hops or \"ruri\"");
+		route->by_ruri = true;
+		return 0;
+	}
+	r = seq_items(c, n, &items, &count);
+	if (r)
+		return r;
+	if (!count || count > SBC_MAX_HOPS)
+		return cfg_fail(c, n, "needs 1 to %u next hops, or \"ruri\"", SBC_MAX_HOPS);
+	route->hops = calloc(count, sizeof *route->hops);
+	if (!route->hops)
+		return cfg_fail(c, n, "out of memory");
+	route->nhops = count;
+	for (size_t i = 0; !r && i < count; i++) {
+		struct sbc_next_hop *h = &route->hops[i];
+		size_t saved = path_push_index(c, i);
+
+		h->port = 5060;
+		h->priority = 1;
+		h->weight = 1;
+		r = WALK(c, yaml_document_get_node(c->doc, items[i]), hop_fields, h);
+		path_pop(c, saved);
+	}
+	return r;
+}
+
+static const struct field route_fields[] = {
+	FLD(struct sbc_route, name, F_ID, true),
+	FFN("from_realm", check_realm_ref, true),
+	FFN("to_realm", check_realm_ref, true),
+	FFN("methods", set_methods, false),
+	FLD(struct sbc_route, ruri_user_prefix, F_STR, false),
+	FFN("ruri_domain", set_ruri_domain, false),
+	FFN("next_hops", set_next_hops, true),
+};
+
+static int set_routes(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_config *cfg = obj;
+	yaml_node_item_t *items;
+	size_t count;
+	int r = seq_items(c, n, &items, &count);
+
+	if (r || !count)
+		return r;
+	if (count > SBC_MAX_ROUTES)
+		return cfg_fail(c, n, "at most %u routes", SBC_MAX_ROUTES);
+	cfg->routes = calloc(count, sizeof *cfg->routes);
+	if (!cfg->routes)
+		return cfg_fail(c, n, "out of memory");
+	cfg->nroutes = count;
+	for (size_t i = 0; !r && i < count; i++) {
+		size_t saved = path_push_index(c, i);
+		r = WALK(c, yaml_document_get_node(c->doc, items[i]), route_fields, &cfg->routes[i]);
+		path_pop(c, saved);
+	}
+	return r;
+}
+
+static int resolve_ref(struct cfg_ctx *c, yaml_node_t *item, const struct sbc_config *cfg,
+		       const char *key, size_t *out)
+{
+	yaml_node_t *v = map_value(c, item, key);
+	size_t saved = path_push(c, key);
+	int i = sbc_config_realm_find(cfg, sval(v));
+
+	if (i < 0)
+		return cfg_fail(c, v, "realm \"%s\" is not defined", sval(v));
+	*out = (size_t)i;
+	path_pop(c, saved);
+	return 0;
+}
+
+static int routes_resolve(struct cfg_ctx *c, yaml_node_t *root, struct sbc_config *cfg)
+{
+	yaml_node_t *seq = map_value(c, root, "routes");
+
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		struct sbc_route *route = &cfg->routes[i];
+		yaml_node_t *item = seq_item(c, seq, i);
+		size_t saved = path_push(c, "routes");
+		int r;
+
+		path_push_index(c, i);
+		r = resolve_ref(c, item, cfg, "from_realm", &route->from_realm);
+		if (!r)
+			r = resolve_ref(c, item, cfg, "to_realm", &route->to_realm);
+		for (size_t j = 0; !r && j < i; j++) {
+			if (strcmp(route->name, cfg->routes[j].name))
+				continue;
+			path_push(c, "name");
+			r = cfg_fail(c, map_value(c, item, "name"),
+				     "\"%s\" is already the name of routes[%zu]", route->name, j);
+		}
+		if (r)
+			return r;
+		path_pop(c, saved);
+	}
+	return 0;
+}
+
+/* ---- ha ----------------------------------------------------------------- */
+
+static int set_redis_mode(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	int v, r = get_choice(c, n, "Redis mode", redis_mode_names, 3, &v);
+
+	if (!r)
+		((struct sbc_ha *)obj)->redis_mode = (enum sbc_redis_mode)v;
+	return r;
+}
+
+static int set_redis(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_ha *ha = obj;
+	yaml_node_item_t *items;
+	size_t count;
+	int r = seq_items(c, n, &items, &count);
+
+	if (r)
+		return r;
+	if (count > SBC_MAX_REDIS_SERVERS)
+		return cfg_fail(c, n, "at most %u Redis servers", SBC_MAX_REDIS_SERVERS);
+	ha->nredis = count;
+	for (size_t i = 0; !r && i < count; i++) {
+		size_t saved = path_push_index(c, i);
+		r = get_endpoint(c, yaml_document_get_node(c->doc, items[i]), &ha->redis[i]);
+		path_pop(c, saved);
+	}
+	return r;
+}
+
+static int set_service_address(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	const char *s;
+	int r = scalar_text(c, n, &s);
+
+	if (r || !*s)
+		return r;
+	return get_ip(c, n, &((struct sbc_ha *)obj)->service_ip);
+}
+
+static const struct field ha_fields[] = {
+	FLD(struct sbc_ha, enabled, F_BOOL, false),
+	FLD(struct sbc_ha, node_id, F_ID, false),
+	FLD(struct sbc_ha, pair, F_ID, false),
+	FFN("redis_mode", set_redis_mode, false),
+	FFN("redis", set_redis, false),
+	FLD(struct sbc_ha, sentinel_master, F_ID, false),
+	FNUM(struct sbc_ha, lease_ms, F_U32, 100, 600000),
+	FNUM(struct sbc_ha, renew_ms, F_U32, 10, 600000),
+	FFN("service_address", set_service_address, false),
+};
+
+static int ha_fail(struct cfg_ctx *c, yaml_node_t *n, const char *key, const char *msg)
+{
+	yaml_node_t *v = map_value(c, n, key);
+
+	path_push(c, key);
+	return cfg_fail(c, v ? v : n, "%s", msg);
+}
+
+static int set_ha(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_ha *ha = &((struct sbc_config *)obj)->ha;
+	int r = WALK(c, n, ha_fields, ha);
+
+	if (r)
+		return r;
+	if (ha->renew_ms >= ha->lease_ms)
+		return ha_fail(c, n, "renew_ms", "must be shorter than lease_ms");
+	if (!ha->enabled)
+		return 0;
+	if (!ha->node_id[0])
+		return ha_fail(c, n, "node_id", "required when ha is enabled");
+	if (!ha->pair[0])
+		return ha_fail(c, n, "pair", "required when ha is enabled");
+	if (!ha->nredis)
+		return ha_fail(c, n, "redis", "at least one server is required when ha is enabled");
+	if (ha->redis_mode == SBC_REDIS_SENTINEL && !ha->sentinel_master[0])
+		return ha_fail(c, n, "sentinel_master", "required with redis_mode sentinel");
+	return 0;
+}
+
+/* ---- top level ---------------------------------------------------------- */
+
+static const struct field top_fields[] = {
+	FNUM(struct sbc_config, workers, F_U32, 0, SBC_MAX_WORKERS),
+	FFN("log_level", set_log_level, false),
+	FFN("sip", set_sip, false),
+	FFN("control", set_control, false),
+	FFN("realms", set_realms, true),
+	FFN("routes", set_routes, false),
+	FFN("ha", set_ha, false),
+};
+
+static void config_defaults(struct sbc_config *cfg, const char *name)
+{
+	snprintf(cfg->source, sizeof cfg->source, "%s", name);
+	cfg->log_level = SBC_LOG_INFO;
+	cfg->sip = (struct sbc_sip){ .t1_ms = 500, .t2_ms = 4000, .t4_ms = 5000,
+				     .timer_c_ms = 180000, .max_dialog_duration_s = 14400,
+				     .user_agent = "sbc" };
+	cfg->control.metrics_enabled = true;
+	parse_ip("127.0.0.1", &cfg->control.metrics_ip);
+	cfg->control.metrics_port = 9099;
+	snprintf(cfg->ha.pair, sizeof cfg->ha.pair, "sbc");
+	cfg->ha.lease_ms = 3000;
+	cfg->ha.renew_ms = 1000;
+}
+
+static int config_from_doc(struct cfg_ctx *c, struct sbc_config *cfg)
+{
+	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+	int r;
+
+	if (!root)
+		return cfg_fail(c, NULL, "the configuration is empty");
+	r = WALK(c, root, top_fields, cfg);
+	if (!r)
+		r = routes_resolve(c, root, cfg);
+	return r;
+}
+
+static int syntax_error(struct cfg_ctx *c, const yaml_parser_t *p)
+{
+	snprintf(c->err, c->errlen, "%s:%zu: YAML syntax error: %s%s%s", c->file,
+		 p->problem_mark.line + 1, p->problem ? p->problem : "unknown",
+		 p->context ? " " : "", p->context ? p->context : "");
+	return -EINVAL;
+}
+
+/* Parse exactly one document from an initialised parser. */
+static int config_from_parser(struct cfg_ctx *c, yaml_parser_t *p, struct sbc_config **out)
+{
+	yaml_document_t doc, extra;
+	struct sbc_config *cfg;
+	int r;
+
+	*out = NULL;
+	if (!yaml_parser_load(p, &doc))
+		return syntax_error(c, p);
+	c->doc = &doc;
+	cfg = calloc(1, sizeof *cfg);
+	if (!cfg) {
+		yaml_document_delete(&doc);
+		return -ENOMEM;
+	}
+	config_defaults(cfg, c->file);
+	r = config_from_doc(c, cfg);
+	if (!r) {
+		if (!yaml_parser_load(p, &extra)) {
+			r = syntax_error(c, p);
+		} else {
+			if (yaml_document_get_root_node(&extra))
+				r = cfg_fail(c, yaml_document_get_root_node(&extra),
+					     "only one YAML document is allowed");
+			yaml_document_delete(&extra);
+		}
+	}
+	yaml_document_delete(&doc);
+	if (r) {
+		sbc_config_free(cfg);
+		return r;
+	}
+	*out = cfg;
+	return 0;
+}
+
+int sbc_config_parse(const char *name, const char *text, size_t len, struct sbc_config **out,
+		     char *err, size_t errlen)
+{
+	struct cfg_ctx c = { .file = name, .err = err, .errlen = errlen };
+	yaml_parser_t p;
+	int r;
+
+	*out = NULL;
+	if (!yaml_parser_initialize(&p)) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	r = config_from_parser(&c, &p, out);
+	yaml_parser_delete(&p);
+	return r;
+}
+
+int sbc_config_load(const char *path, struct sbc_config **out, char *err, size_t errlen)
+{
+	struct cfg_ctx c = { .file = path, .err = err, .errlen = errlen };
+	yaml_parser_t p;
+	FILE *f;
+	int r;
+
+	*out = NULL;
+	f = fopen(path, "rb");
+	if (!f) {
+		r = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-r));
+		return r;
+	}
+	if (!yaml_parser_initialize(&p)) {
+		fclose(f);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_file(&p, f);
+	r = config_from_parser(&c, &p, out);
+	yaml_parser_delete(&p);
+	fclose(f);
+	return r;
+}
+
+void sbc_config_free(struct sbc_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->nrealms; i++)
+		free(cfg->realms[i].listen);
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		free(cfg->routes[i].hops);
+	free(cfg->realms);
+	free(cfg->routes);
+	free(cfg);
+}
+
+unsigned sbc_config_workers(const struct sbc_config *cfg)
+{
+	cpu_set_t set;
+	long n;
+
+	if (cfg->workers)
+		return cfg->workers;
+	/* The CPUs we may run on (cpuset, taskset), not all online ones. */
+	if (!sched_getaffinity(0, sizeof set, &set))
+		n = CPU_COUNT(&set);
+	else
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	n -= 1; /* leave one for the main/control thread and the kernel */
+	if (n < 1)
+		return 1;
+	return n > (long)SBC_MAX_WORKERS ? SBC_MAX_WORKERS : (unsigned)n;
+}
+
+const char *sbc_log_level_name(enum sbc_log_level l)
+{
+	return (unsigned)l < 4 ? log_level_names[l] : "?";
+}
+
+const char *sbc_transport_name(enum sbc_transport t)
+{
+	return (unsigned)t < 3 ? transport_names[t] : "?";
+}
+
+int sbc_config_realm_find(const struct sbc_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nrealms; i++) {
+		if (!strcmp(cfg->realms[i].name, name))
+			return (int)i;
+	}
+	return -1;
+}

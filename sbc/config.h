@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sbc/config — the daemon's YAML configuration: schema, defaults, validation.
+ *
+ * Ownership and threads
+ *   sbc_config_load() builds a struct sbc_config the caller owns and frees
+ *   with sbc_config_free(). It is filled once on the main thread before any
+ *   worker starts and is read-only afterwards, so workers read it without
+ *   locks. Strings are fixed-size, NUL-terminated arrays (bounded by the
+ *   validation) so the only heap blocks are the realm, listen, route and
+ *   next-hop arrays.
+ *
+ * Errors
+ *   Every rejected input produces exactly one message in the caller's buffer,
+ *   "FILE:LINE: FIELD.PATH: problem", e.g.
+ *     conf/x.yaml:12: realms[1].listen[0].port: 70000 is not a port (1-65535)
+ *   and the functions return -EINVAL (bad configuration) or -errno (the file
+ *   could not be read). Unknown keys are errors: a typo must not pass.
+ *
+ * Later issues give behaviour to fields that are only validated today
+ * (routing, topology hiding, media, limits, metrics, HA); their defaults are
+ * the values documented in conf/sbc.yaml.
+ */
+#ifndef SBC_CONFIG_H
+#define SBC_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SBC_MAX_WORKERS        256u
+#define SBC_MAX_REALMS         64u
+#define SBC_MAX_LISTEN         16u   /* per realm */
+#define SBC_MAX_ROUTES         4096u
+#define SBC_MAX_HOPS           32u   /* per route */
+#define SBC_MAX_REDIS_SERVERS  8u
+#define SBC_NAME_MAX           32u   /* realm/route names: metric labels */
+#define SBC_HOST_MAX           253u  /* DNS name, RFC 1035 */
+#define SBC_UA_MAX             128u
+#define SBC_PREFIX_MAX         64u
+#define SBC_HA_ID_MAX          64u
+#define SBC_IP_TEXT_MAX        46u   /* INET6_ADDRSTRLEN */
+
+enum sbc_log_level { SBC_LOG_ERROR = 0, SBC_LOG_WARN, SBC_LOG_INFO, SBC_LOG_DEBUG };
+
+enum sbc_transport { SBC_TRANSPORT_UDP = 0, SBC_TRANSPORT_TCP, SBC_TRANSPORT_TLS };
+
+/* A literal IPv4 or IPv6 address; family AF_UNSPEC when not set. `text` is
+ * the canonical inet_ntop() form (no brackets). */
+struct sbc_ip {
+	int family;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} u;
+	char text[SBC_IP_TEXT_MAX];
+};
+
+/* A host that may be a DNS name or a literal IP: ip.family is AF_UNSPEC
+ * for a name. `name` holds the text as configured (IPv6 canonicalised). */
+struct sbc_host {
+	char name[SBC_HOST_MAX + 1];
+	struct sbc_ip ip;
+};
+
+struct sbc_endpoint {
+	struct sbc_host host;
+	uint16_t port;
+};
+
+struct sbc_listen {
+	struct sbc_ip ip;
+	uint16_t port;
+	enum sbc_transport transport;
+};
+
+struct sbc_media {
+	struct sbc_ip ip;
+	uint16_t port_first;         /* even: RTP on even, RTCP on odd */
+	uint16_t port_last;
+};
+
+/* Numbers, 0 = unlimited. Enforced by lib/limit in a later issue. */
+struct sbc_limits {
+	uint32_t cps;
+	uint32_t concurrent_calls;
+	uint32_t per_source_cps;
+	uint32_t register_per_source_rps;
+};
+
+struct sbc_realm {
+	char name[SBC_NAME_MAX + 1];
+	bool trusted;
+	bool hide_topology;
+	struct sbc_listen *listen;
+	size_t nlisten;
+	struct sbc_host advertise;   /* defaults to the first listen address */
+	struct sbc_media media;
+	struct sbc_limits limits;
+};
+
+struct sbc_next_hop {
+	struct sbc_host host;
+	uint16_t port;
+	uint16_t priority;           /* lower is tried first */
+	uint16_t weight;             /* share among equal priority */
+};
+
+struct sbc_route {
+	char name[SBC_NAME_MAX + 1];
+	size_t from_realm;           /* index into sbc_config.realms */
+	size_t to_realm;
+	uint32_t methods;            /* bit (1u << enum sip_method); 0 = any */
+	char ruri_user_prefix[SBC_PREFIX_MAX + 1];
+	char ruri_domain[SBC_HOST_MAX + 1];
+	bool by_ruri;                /* next_hops: ruri */
+	struct sbc_next_hop *hops;
+	size_t nhops;
+};
+
+struct sbc_sip {
+	uint32_t t1_ms;
+	uint32_t t2_ms;
+	uint32_t t4_ms;
+	uint32_t timer_c_ms;
+	uint32_t max_dialog_duration_s;
+	char user_agent[SBC_UA_MAX + 1];  /* Server header; empty = none */
+};
+
+struct sbc_control {
+	bool metrics_enabled;        /* false when metrics is "" */
+	struct sbc_ip metrics_ip;
+	uint16_t metrics_port;
+};
+
+enum sbc_redis_mode { SBC_REDIS_SINGLE = 0, SBC_REDIS_SENTINEL, SBC_REDIS_CLUSTER };
+
+struct sbc_ha {
+	bool enabled;
+	char node_id[SBC_HA_ID_MAX + 1];
+	char pair[SBC_HA_ID_MAX + 1];          /* Redis key hash tag {pair} */
+	enum sbc_redis_mode redis_mode;
+	struct sbc_endpoint redis[SBC_MAX_REDIS_SERVERS];
+	size_t nredis;
+	char sentinel_master[SBC_HA_ID_MAX + 1];
+	uint32_t lease_ms;
+	uint32_t renew_ms;
+	struct sbc_ip service_ip;             /* floating address; AF_UNSPEC = none */
+};
+
+struct sbc_config {
+	char source[256];            /* file name as given, for messages */
+	uint32_t workers;            /* 0 = automatic, see sbc_config_workers() */
+	enum sbc_log_level log_level;
+	struct sbc_sip sip;
+	struct sbc_control control;
+	struct sbc_realm *realms;
+	size_t nrealms;
+	struct sbc_route *routes;
+	size_t nroutes;
+	struct sbc_ha ha;
+};
+
+/* Load and validate a file. On success *out is a new config (0 returned).
+ * On failure *out is NULL, err holds one "file:line: field: problem" line
+ * and the result is -EINVAL, or -errno if the file cannot be read. */
+__attribute__((warn_unused_result))
+int sbc_config_load(const char *path, struct sbc_config **out, char *err, size_t errlen);
+
+/* Same from memory; `name` stands for the file name in messages. */
+__attribute__((warn_unused_result))
+int sbc_config_parse(const char *name, const char *text, size_t len,
+		     struct sbc_config **out, char *err, size_t errlen);
+
+void sbc_config_free(struct sbc_config *cfg);  /* accepts NULL */
+
+/* Worker threads to run: `workers`, or online cores minus one (>= 1). */
+unsigned sbc_config_workers(const struct sbc_config *cfg);
+
+const char *sbc_log_level_name(enum sbc_log_level l);
+const char *sbc_transport_name(enum sbc_transport t);
+
+/* Realm index by name, or -1. */
+int sbc_config_realm_find(const struct sbc_config *cfg, const char *name);
+
+/* Same address (family and bytes)? */
+bool sbc_ip_eq(const struct sbc_ip *a, const struct sbc_ip *b);
+
+#endif /* SBC_CONFIG_H */

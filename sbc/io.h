@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sbc/io — packet I/O backends behind one burst interface.
+ *
+ * A backend moves datagrams between the network and a worker: rx_burst()
+ * fills an array of struct io_pkt, tx_burst() sends one. The worker never
+ * sees a socket or an mbuf, so the socket backend (io_socket.c: SO_REUSEPORT
+ * sockets, recvmmsg/sendmmsg, epoll when idle) and a later DPDK poll-mode
+ * backend share the worker code unchanged.
+ *
+ * Interfaces ("ifaces") are the configured listen entries flattened in
+ * config order: realm 0's listen[0..], then realm 1's, ... Every packet
+ * carries the iface it arrived on / must leave by and that iface's realm.
+ *
+ * Threads and ownership
+ *   setup()/teardown() and open()/close() run on the main thread (control
+ *   plane; they log their own errors and return -errno). After open(), a
+ *   queue belongs to exactly one worker thread, which alone calls rx_burst,
+ *   tx_burst, wait and stats on it: no locks, no atomics.
+ *   rx_burst: the packets' buffers belong to the queue and stay valid until
+ *   the next rx_burst on that queue. tx_burst: the caller owns the buffers;
+ *   the backend has sent or copied the data when it returns.
+ */
+#ifndef SBC_IO_H
+#define SBC_IO_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+
+#define IO_BURST_MAX 32u       /* packets per rx_burst/tx_burst call */
+#define IO_RX_SLOT   65536u    /* bytes per receive buffer: any UDP datagram */
+
+union sbc_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
+
+struct io_pkt {
+	char *buf;
+	uint32_t len;
+	uint16_t iface;          /* flattened listen index */
+	uint16_t realm;          /* index into sbc_config.realms */
+	union sbc_sockaddr src;  /* rx: the peer; tx: our address */
+	union sbc_sockaddr dst;  /* rx: our address; tx: the peer */
+};
+
+struct io_stats {
+	uint64_t rx_errors;      /* receive calls that failed (not EAGAIN) */
+	uint64_t tx_errors;      /* datagrams the kernel/NIC refused */
+};
+
+struct io_queue;                 /* one per worker, backend-private */
+
+struct io_backend {
+	const char *name;
+	/* Once before any queue opens: check every iface is usable. */
+	int (*setup)(const struct sbc_config *cfg);
+	void (*teardown)(void);
+	/* Worker id's queue on every iface. */
+	int (*open)(const struct sbc_config *cfg, unsigned id, struct io_queue **out);
+	void (*close)(struct io_queue *q);  /* accepts NULL */
+	/* Up to n (<= IO_BURST_MAX) packets; 0 when nothing is ready. */
+	unsigned (*rx_burst)(struct io_queue *q, struct io_pkt *pkts, unsigned n);
+	/* Sends pkts[0..n); returns how many were accepted, the rest are lost. */
+	unsigned (*tx_burst)(struct io_queue *q, const struct io_pkt *pkts, unsigned n);
+	/* Block until input may be ready or timeout_ms passes (0 or more on
+	 * success, -errno when the queue is broken). Poll-mode backends return
+	 * at once. */
+	int (*wait)(struct io_queue *q, int timeout_ms);
+	void (*stats)(const struct io_queue *q, struct io_stats *out);
+};
+
+extern const struct io_backend io_socket_backend;
+
+/* Number of ifaces in cfg (sum of listen entries). */
+unsigned io_iface_count(const struct sbc_config *cfg);
+
+/* "127.0.0.1:5060" / "[::1]:5060" into buf. */
+const char *io_addr_str(const union sbc_sockaddr *a, char *buf, size_t cap);
+
+#endif /* SBC_IO_H */

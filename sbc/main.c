@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sbc — the daemon's main thread: arguments, configuration, start-up and
+ * shutdown. It starts the workers and then only waits for signals; the data
+ * plane runs entirely in the workers.
+ *
+ * Exit status: 0 clean stop (SIGTERM/SIGINT) or valid config (-t);
+ * 1 run-time failure (a socket cannot be bound, a worker broke);
+ * 2 bad command line or configuration.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "io.h"
+#include "log.h"
+#include "sbc-config.h"
+#include "worker.h"
+
+#ifndef SBC_DEFAULT_CONFIG
+#define SBC_DEFAULT_CONFIG "/etc/sbc/sbc.yaml"
+#endif
+
+enum { EXIT_RUNTIME = 1, EXIT_CONFIG = 2 };
+
+struct daemon {
+	const struct sbc_config *cfg;
+	const struct io_backend *io;
+	unsigned nworkers;
+	unsigned started;            /* threads running */
+	bool io_ready;               /* setup() succeeded: teardown() owed */
+	struct io_queue **queues;
+	struct worker **workers;
+	pthread_t *threads;
+	atomic_bool stop;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sbc [-c FILE] [-t] [-h] [-V]\n"
+		"  -c FILE  configuration (default " SBC_DEFAULT_CONFIG ")\n"
+		"  -t       validate the configuration and exit (0 valid, 2 invalid)\n"
+		"  -h       this help\n"
+		"  -V       version\n");
+}
+
+static void config_freep(struct sbc_config **c)
+{
+	sbc_config_free(*c);
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+static void daemon_stop_threads(struct daemon *d)
+{
+	atomic_store(&d->stop, true);
+	for (unsigned i = 0; i < d->started; i++)
+		pthread_join(d->threads[i], NULL);
+	d->started = 0;
+}
+
+static void daemon_free(struct daemon *d)
+{
+	daemon_stop_threads(d);
+	for (unsigned i = 0; d->workers && i < d->nworkers; i++)
+		worker_destroy(d->workers[i]);
+	for (unsigned i = 0; d->queues && i < d->nworkers; i++)
+		d->io->close(d->queues[i]);
+	if (d->io_ready)
+		d->io->teardown();
+	free(d->workers);
+	free(d->queues);
+	free(d->threads);
+}
+
+/* Queues and workers are built on this thread, before any worker runs, so
+ * a bind error stops start-up with nothing half-running. */
+static int daemon_prepare(struct daemon *d)
+{
+	int r;
+
+	d->queues = calloc(d->nworkers, sizeof *d->queues);
+	d->workers = calloc(d->nworkers, sizeof *d->workers);
+	d->threads = calloc(d->nworkers, sizeof *d->threads);
+	if (!d->queues || !d->workers || !d->threads)
+		return -ENOMEM;
+	r = d->io->setup(d->cfg);
+	if (r)
+		return r;
+	d->io_ready = true;
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		r = d->io->open(d->cfg, i, &d->queues[i]);
+		if (r)
+			return r;
+		d->workers[i] = worker_create(i, d->cfg, d->io, d->queues[i], &d->stop);
+		if (!d->workers[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int daemon_start(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		char name[16];
+		int r = pthread_create(&d->threads[i], NULL, worker_run, d->workers[i]);
+
+		if (r) {
+			log_error("cannot start worker %u: %s", i, strerror(r));
+			return -r;
+		}
+		d->started++;
+		snprintf(name, sizeof name, "sbc-w%u", i);
+		pthread_setname_np(d->threads[i], name);
+	}
+	return 0;
+}
+
+/* Blocks until SIGTERM/SIGINT (0) or a broken worker (-EIO). SIGHUP will
+ * reload the configuration; today it is only acknowledged. */
+static int daemon_wait(const sigset_t *set)
+{
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(set, &si);
+
+		if (sig < 0) {
+			int err = errno;
+			if (err == EINTR)
+				continue;
+			log_error("sigwaitinfo: %s", strerror(err));
+			return -err;
+		}
+		if (sig == SIGHUP) {
+			log_warn("SIGHUP: configuration reload is not supported yet; ignored");
+			continue;
+		}
+		if (sig == WORKER_STOP_SIGNAL)
+			return -EIO;
+		log_info("%s received from pid %d: stopping", strsignal(sig), (int)si.si_pid);
+		return 0;
+	}
+}
+
+/* ---- logging ------------------------------------------------------------ */
+
+static void log_listening(const struct sbc_config *cfg, unsigned nworkers)
+{
+	log_info("sbc %s: %u worker%s, backend socket, config %s", SBC_VERSION, nworkers,
+		 nworkers == 1 ? "" : "s", cfg->source);
+	for (size_t i = 0; i < cfg->nrealms; i++) {
+		const struct sbc_realm *r = &cfg->realms[i];
+		for (size_t j = 0; j < r->nlisten; j++)
+			log_info("realm %s (%s): listening on %s%s%s:%u/%s, advertising %s", r->name,
+				 r->trusted ? "trusted" : "untrusted",
+				 r->listen[j].ip.family == AF_INET6 ? "[" : "", r->listen[j].ip.text,
+				 r->listen[j].ip.family == AF_INET6 ? "]" : "", r->listen[j].port,
+				 sbc_transport_name(r->listen[j].transport), r->advertise.name);
+	}
+}
+
+static void log_summary(const struct daemon *d)
+{
+	struct worker_counters t;
+	struct io_stats io = { 0 };
+
+	memset(&t, 0, sizeof t);
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct io_stats s;
+		if (!d->workers[i] || !d->queues[i])
+			continue;
+		worker_counters_add(&t, worker_counters(d->workers[i]));
+		d->io->stats(d->queues[i], &s);
+		io.rx_errors += s.rx_errors;
+		io.tx_errors += s.tx_errors;
+		log_info("worker %u: received %llu, sent %llu", i,
+			 (unsigned long long)worker_counters(d->workers[i])->rx,
+			 (unsigned long long)worker_counters(d->workers[i])->tx);
+	}
+	log_info("total: received %llu, sent %llu, send failures %llu, OPTIONS answered %llu, "
+		 "501 %llu, ACK absorbed %llu, keepalives %llu, rx errors %llu",
+		 (unsigned long long)t.rx, (unsigned long long)t.tx,
+		 (unsigned long long)t.tx_failed, (unsigned long long)t.options_ok,
+		 (unsigned long long)t.not_implemented, (unsigned long long)t.acks,
+		 (unsigned long long)t.keepalives, (unsigned long long)io.rx_errors);
+	for (unsigned e = 1; e < SIP_E__COUNT; e++) {
+		if (t.sip_err[e])
+			log_info("  sip error %s: %llu", sip_err_name((enum sip_err)e),
+				 (unsigned long long)t.sip_err[e]);
+	}
+	for (unsigned k = 0; k < WORKER_DROP__COUNT; k++) {
+		if (t.drop[k])
+			log_info("  dropped %s: %llu", worker_drop_name((enum worker_drop)k),
+				 (unsigned long long)t.drop[k]);
+	}
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static int run(const struct sbc_config *cfg)
+{
+	struct daemon d = { .cfg = cfg, .io = &io_socket_backend };
+	sigset_t set;
+	int r;
+
+	/* Workers inherit this mask: only main receives these, synchronously. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, WORKER_STOP_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d.nworkers = sbc_config_workers(cfg);
+	atomic_init(&d.stop, false);
+	r = daemon_prepare(&d);
+	if (!r)
+		r = daemon_start(&d);
+	if (r) {
+		if (r == -ENOMEM)
+			log_error("out of memory during start-up");
+		log_error("start-up failed");
+		daemon_free(&d);
+		return EXIT_RUNTIME;
+	}
+	log_listening(cfg, d.nworkers);
+	r = daemon_wait(&set);
+	daemon_stop_threads(&d);
+	log_summary(&d);
+	daemon_free(&d);
+	log_info("stopped%s", r ? " after a worker failure" : "");
+	return r ? EXIT_RUNTIME : EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+	__attribute__((cleanup(config_freep))) struct sbc_config *cfg = NULL;
+	const char *path = SBC_DEFAULT_CONFIG;
+	bool test_only = false;
+	char err[1024];
+	int opt;
+
+	while ((opt = getopt(argc, argv, "c:thV")) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 't': test_only = true; break;
+		case 'h': usage(stdout); return EXIT_SUCCESS;
+		case 'V': printf("sbc %s\n", SBC_VERSION); return EXIT_SUCCESS;
+		default: usage(stderr); return EXIT_CONFIG;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sbc: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EXIT_CONFIG;
+	}
+	if (sbc_config_load(path, &cfg, err, sizeof err)) {
+		if (test_only)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_error("%s", err);
+		return EXIT_CONFIG;
+	}
+	if (test_only) {
+		printf("%s: configuration OK (%zu realms, %zu routes, %u workers)\n", path,
+		       cfg->nrealms, cfg->nroutes, sbc_config_workers(cfg));
+		return EXIT_SUCCESS;
+	}
+	sbc_log_set_level(cfg->log_level);
+	return run(cfg);
+}

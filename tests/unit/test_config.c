@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sbc/config: the shipped configurations load with the documented values,
+ * defaults apply, and every file in tests/conf-bad/ is rejected with the
+ * exact "file:line: field: problem" message its first line announces:
+ *   # expect: LINE: FIELD.PATH: MESSAGE
+ * Adding a bad configuration is adding a file; no code change.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "sip.h"
+
+static char tests_dir[4096];
+
+static void path_of(char *out, size_t cap, const char *rel)
+{
+	snprintf(out, cap, "%s/%s", tests_dir, rel);
+}
+
+static struct sbc_config *load_ok(const char *path)
+{
+	struct sbc_config *cfg = NULL;
+	char err[1024] = "";
+	int r = sbc_config_load(path, &cfg, err, sizeof err);
+
+	if (r)
+		print_error("%s\n", err);
+	assert_int_equal(r, 0);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+static struct sbc_config *parse_ok(const char *text)
+{
+	struct sbc_config *cfg = NULL;
+	char err[1024] = "";
+	int r = sbc_config_parse("mem.yaml", text, strlen(text), &cfg, err, sizeof err);
+
+	if (r)
+		print_error("%s\n", err);
+	assert_int_equal(r, 0);
+	return cfg;
+}
+
+static void parse_fails(const char *text, const char *expect)
+{
+	struct sbc_config *cfg = (struct sbc_config *)1;
+	char err[1024] = "";
+
+	assert_int_equal(sbc_config_parse("mem.yaml", text, strlen(text), &cfg, err, sizeof err),
+			 -EINVAL);
+	assert_null(cfg);
+	assert_string_equal(err, expect);
+}
+
+#define MIN_REALM                                                              \
+	"realms:\n"                                                            \
+	"  - name: a\n"                                                        \
+	"    listen: [{ address: 127.0.0.1 }]\n"                               \
+	"    media: { address: 127.0.0.1, ports: 10000-10999 }\n"
+
+/* ---- shipped configurations ---------------------------------------------- */
+
+static void test_default_config(void **state)
+{
+	char path[4200];
+	struct sbc_config *cfg;
+	const struct sbc_realm *a, *c;
+
+	path_of(path, sizeof path, "../conf/sbc.yaml");
+	cfg = load_ok(path);
+	assert_int_equal(cfg->workers, 0);
+	assert_int_equal(cfg->log_level, SBC_LOG_INFO);
+	assert_int_equal(cfg->sip.t1_ms, 500);
+	assert_int_equal(cfg->sip.t2_ms, 4000);
+	assert_int_equal(cfg->sip.t4_ms, 5000);
+	assert_int_equal(cfg->sip.timer_c_ms, 180000);
+	assert_int_equal(cfg->sip.max_dialog_duration_s, 14400);
+	assert_string_equal(cfg->sip.user_agent, "sbc");
+	assert_true(cfg->control.metrics_enabled);
+	assert_string_equal(cfg->control.metrics_ip.text, "127.0.0.1");
+	assert_int_equal(cfg->control.metrics_port, 9099);
+
+	assert_int_equal(cfg->nrealms, 2);
+	a = &cfg->realms[0];
+	c = &cfg->realms[1];
+	assert_string_equal(a->name, "access");
+	assert_false(a->trusted);
+	assert_true(a->hide_topology);
+	assert_int_equal(a->nlisten, 1);
+	assert_string_equal(a->listen[0].ip.text, "127.0.0.1");
+	assert_int_equal(a->listen[0].ip.family, AF_INET);
+	assert_int_equal(a->listen[0].port, 5060);
+	assert_int_equal(a->listen[0].transport, SBC_TRANSPORT_UDP);
+	assert_string_equal(a->advertise.name, "127.0.0.1");
+	assert_string_equal(a->media.ip.text, "127.0.0.1");
+	assert_int_equal(a->media.port_first, 20000);
+	assert_int_equal(a->media.port_last, 29999);
+	assert_int_equal(a->limits.cps, 0);
+	assert_string_equal(c->name, "core");
+	assert_true(c->trusted);
+	assert_false(c->hide_topology);
+	assert_string_equal(c->listen[0].ip.text, "127.0.0.2");
+	assert_string_equal(c->advertise.name, "127.0.0.2");
+	assert_int_equal(c->media.port_first, 30000);
+
+	assert_int_equal(cfg->nroutes, 2);
+	assert_string_equal(cfg->routes[0].name, "access-to-core");
+	assert_int_equal(cfg->routes[0].from_realm, 0);
+	assert_int_equal(cfg->routes[0].to_realm, 1);
+	assert_int_equal(cfg->routes[0].methods, 0);
+	assert_false(cfg->routes[0].by_ruri);
+	assert_int_equal(cfg->routes[0].nhops, 1);
+	assert_string_equal(cfg->routes[0].hops[0].host.name, "127.0.0.3");
+	assert_int_equal(cfg->routes[0].hops[0].port, 5060);
+	assert_int_equal(cfg->routes[0].hops[0].priority, 1);
+	assert_int_equal(cfg->routes[0].hops[0].weight, 1);
+	assert_int_equal(cfg->routes[1].from_realm, 1);
+	assert_int_equal(cfg->routes[1].to_realm, 0);
+	assert_true(cfg->routes[1].by_ruri);
+	assert_int_equal(cfg->routes[1].nhops, 0);
+	assert_false(cfg->ha.enabled);
+	assert_true(sbc_config_workers(cfg) >= 1);
+	sbc_config_free(cfg);
+}
+
+static void test_carrier_edge(void **state)
+{
+	char path[4200];
+	struct sbc_config *cfg;
+	const struct sbc_route *r;
+
+	path_of(path, sizeof path, "../conf/carrier-edge.yaml");
+	cfg = load_ok(path);
+	assert_int_equal(cfg->nrealms, 3);
+	assert_int_equal(sbc_config_realm_find(cfg, "peering"), 1);
+	assert_int_equal(cfg->realms[1].listen[0].port, 5070);
+	assert_int_equal(cfg->realms[0].limits.per_source_cps, 10);
+	assert_string_equal(cfg->sip.user_agent, "");
+	assert_true(cfg->nroutes >= 4);
+	r = &cfg->routes[0];
+	assert_int_equal(r->methods, 1u << SIP_M_REGISTER);
+	r = &cfg->routes[1];
+	assert_true(r->nhops >= 3);
+	assert_int_equal(r->hops[3].host.ip.family, AF_UNSPEC); /* a DNS name */
+	assert_string_equal(r->hops[3].host.name, "ss-dr.core.example.net");
+	assert_true(cfg->ha.enabled);
+	assert_int_equal(cfg->ha.redis_mode, SBC_REDIS_SENTINEL);
+	assert_int_equal(cfg->ha.nredis, 3);
+	assert_int_equal(cfg->ha.redis[0].port, 26379);
+	assert_string_equal(cfg->ha.service_ip.text, "203.0.113.10");
+	sbc_config_free(cfg);
+}
+
+/* ---- every bad configuration -------------------------------------------- */
+
+static void check_bad_file(const char *dir, const char *name)
+{
+	char path[4400], expect[1024], want[5500], err[1024] = "";
+	struct sbc_config *cfg = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	if (!fgets(expect, sizeof expect, f) || strncmp(expect, "# expect: ", 10)) {
+		fclose(f);
+		fail_msg("%s: first line must be \"# expect: LINE: FIELD: MESSAGE\"", name);
+	}
+	fclose(f);
+	expect[strcspn(expect, "\n")] = '\0';
+	snprintf(want, sizeof want, "%s:%s", path, expect + 10);
+	if (sbc_config_load(path, &cfg, err, sizeof err) != -EINVAL) {
+		sbc_config_free(cfg);
+		fail_msg("%s: accepted, expected %s", name, want);
+	}
+	assert_null(cfg);
+	if (strcmp(err, want))
+		fail_msg("%s:\n  expected %s\n  got      %s", name, want, err);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_bad_configs(void **state)
+{
+	char dir[4200], *names[256];
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	path_of(dir, sizeof dir, "conf-bad");
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) && n < 256) {
+		size_t len = strlen(de->d_name);
+		if (len > 5 && !strcmp(de->d_name + len - 5, ".yaml"))
+			names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	assert_true(n >= 30); /* the directory is found and populated */
+	qsort(names, n, sizeof names[0], name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		check_bad_file(dir, names[i]);
+		free(names[i]);
+	}
+}
+
+/* ---- defaults and details ------------------------------------------------ */
+
+static void test_minimal_defaults(void **state)
+{
+	struct sbc_config *cfg = parse_ok(MIN_REALM);
+	const struct sbc_realm *r = &cfg->realms[0];
+
+	assert_int_equal(cfg->workers, 0);
+	assert_int_equal(cfg->sip.t1_ms, 500);
+	assert_string_equal(cfg->sip.user_agent, "sbc");
+	assert_true(cfg->control.metrics_enabled);
+	assert_false(r->trusted);
+	assert_true(r->hide_topology); /* safe default */
+	assert_int_equal(r->listen[0].port, 5060);
+	assert_string_equal(r->advertise.name, "127.0.0.1"); /* first listen address */
+	assert_int_equal(r->limits.concurrent_calls, 0);
+	assert_int_equal(cfg->nroutes, 0);
+	assert_null(cfg->routes);
+	assert_int_equal(cfg->ha.lease_ms, 3000);
+	sbc_config_free(cfg);
+}
+
+static void test_workers(void **state)
+{
+	struct sbc_config *cfg = parse_ok("workers: 3\n" MIN_REALM);
+
+	assert_int_equal(sbc_config_workers(cfg), 3);
+	cfg->workers = 0;
+	assert_true(sbc_config_workers(cfg) >= 1);
+	assert_true(sbc_config_workers(cfg) <= SBC_MAX_WORKERS);
+	sbc_config_free(cfg);
+}
+
+static void test_ipv6_and_hostnames(void **state)
+{
+	struct sbc_config *cfg = parse_ok(
+		"control: { metrics: \"[::1]:9100\" }\n"
+		"realms:\n"
+		"  - name: v6\n"
+		"    listen: [{ address: \"::1\", port: 5080 }]\n"
+		"    advertise: sbc.example.com\n"
+		"    media: { address: \"2001:db8::0:1\", ports: 40000-40099 }\n"
+		"routes:\n"
+		"  - { name: r, from_realm: v6, to_realm: v6, ruri_domain: Example.COM,\n"
+		"      methods: [INVITE, UPDATE],\n"
+		"      next_hops: [{ host: \"2001:db8::5\", port: 5070, priority: 0, weight: 0 }] }\n");
+	const struct sbc_realm *r = &cfg->realms[0];
+
+	assert_int_equal(cfg->control.metrics_ip.family, AF_INET6);
+	assert_int_equal(cfg->control.metrics_port, 9100);
+	assert_int_equal(r->listen[0].ip.family, AF_INET6);
+	assert_string_equal(r->advertise.name, "sbc.example.com");
+	assert_int_equal(r->advertise.ip.family, AF_UNSPEC);
+	assert_string_equal(r->media.ip.text, "2001:db8::1"); /* canonical */
+	assert_string_equal(cfg->routes[0].ruri_domain, "Example.COM");
+	assert_int_equal(cfg->routes[0].methods, (1u << SIP_M_INVITE) | (1u << SIP_M_UPDATE));
+	assert_int_equal(cfg->routes[0].hops[0].host.ip.family, AF_INET6);
+	assert_int_equal(cfg->routes[0].hops[0].weight, 0);
+	sbc_config_free(cfg);
+}
+
+static void test_metrics_disabled(void **state)
+{
+	struct sbc_config *cfg = parse_ok("control: { metrics: \"\" }\n" MIN_REALM);
+
+	assert_false(cfg->control.metrics_enabled);
+	sbc_config_free(cfg);
+}
+
+static void test_wildcard_with_advertise(void **state)
+{
+	struct sbc_config *cfg = parse_ok(
+		"realms:\n"
+		"  - name: a\n"
+		"    listen: [{ address: 0.0.0.0 }]\n"
+		"    advertise: 192.0.2.7\n"
+		"    media: { address: 192.0.2.7, ports: 10000-10999 }\n");
+
+	assert_string_equal(cfg->realms[0].advertise.name, "192.0.2.7");
+	sbc_config_free(cfg);
+}
+
+static void test_null_blocks_are_defaults(void **state)
+{
+	struct sbc_config *cfg = parse_ok("sip:\ncontrol:\nha:\nroutes:\n" MIN_REALM);
+
+	assert_int_equal(cfg->sip.t2_ms, 4000);
+	assert_int_equal(cfg->nroutes, 0);
+	sbc_config_free(cfg);
+}
+
+static void test_messages_in_memory(void **state)
+{
+	parse_fails("workers: 2\nworkers: 3\n" MIN_REALM, "mem.yaml:2: workers: duplicate field");
+	parse_fails("- a\n- b\n", "mem.yaml:1: expected a mapping of fields");
+	parse_fails("workers: 0x10\n" MIN_REALM, "mem.yaml:1: workers: \"0x10\" is not a number");
+	parse_fails("workers: 99999999999999999999999\n" MIN_REALM,
+		    "mem.yaml:1: workers: \"99999999999999999999999\" is not a number");
+	/* A key carrying control characters is shown without them. */
+	parse_fails("\"a\\nb\": 1\n" MIN_REALM, "mem.yaml:1: a?b: unknown field");
+	parse_fails("workers: \"1\\u0000\"\n" MIN_REALM,
+		    "mem.yaml:1: workers: contains a control character");
+}
+
+/* Anchors and aliases work: a shared limits block. (Aliases share nodes,
+ * so the walk is also bounded: see CFG_MAX_VISITS.) */
+static void test_aliases(void **state)
+{
+	struct sbc_config *cfg = parse_ok(
+		"realms:\n"
+		"  - name: a\n"
+		"    listen: [{ address: 127.0.0.1 }]\n"
+		"    media: { address: 127.0.0.1, ports: 10000-10999 }\n"
+		"    limits: &lim { cps: 7, per_source_cps: 2 }\n"
+		"  - name: b\n"
+		"    listen: [{ address: 127.0.0.2 }]\n"
+		"    media: { address: 127.0.0.2, ports: 10000-10999 }\n"
+		"    limits: *lim\n");
+
+	assert_int_equal(cfg->realms[1].limits.cps, 7);
+	assert_int_equal(cfg->realms[1].limits.per_source_cps, 2);
+	sbc_config_free(cfg);
+}
+
+static void test_free_null(void **state)
+{
+	sbc_config_free(NULL);
+}
+
+static void test_missing_file(void **state)
+{
+	struct sbc_config *cfg = NULL;
+	char err[256];
+
+	assert_int_equal(sbc_config_load("/nonexistent/sbc.yaml", &cfg, err, sizeof err), -ENOENT);
+	assert_null(cfg);
+	assert_string_equal(err, "/nonexistent/sbc.yaml: cannot open: No such file or directory");
+}
+
+int main(void)
+{
+	const char *dir = getenv("SBC_TESTS_DIR");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_config),
+		cmocka_unit_test(test_carrier_edge),
+		cmocka_unit_test(test_bad_configs),
+		cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_workers),
+		cmocka_unit_test(test_ipv6_and_hostnames),
+		cmocka_unit_test(test_metrics_disabled),
+		cmocka_unit_test(test_wildcard_with_advertise),
+		cmocka_unit_test(test_null_blocks_are_defaults),
+		cmocka_unit_test(test_messages_in_memory),
+		cmocka_unit_test(test_aliases),
+		cmocka_unit_test(test_free_null),
+		cmocka_unit_test(test_missing_file),
+	};
+
+	snprintf(tests_dir, sizeof tests_dir, "%s", dir ? dir : "tests");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
