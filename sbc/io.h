@@ -17,9 +17,12 @@
  *   plane; they log their own errors and return -errno). After open(), a
  *   queue belongs to exactly one worker thread, which alone calls rx_burst,
  *   tx_burst, wait and stats on it: no locks, no atomics.
- *   rx_burst: the packets' buffers belong to the queue and stay valid until
- *   the next rx_burst on that queue. tx_burst: the caller owns the buffers;
- *   the backend has sent or copied the data when it returns.
+ *   rx_burst: the caller owns the receive buffers: before the call every
+ *   pkts[i].buf points to IO_RX_SLOT bytes of the caller's, and the backend
+ *   fills them. So a worker can hand a received packet to another worker by
+ *   pointer (no copy) and put a fresh buffer in its slot. tx_burst: the
+ *   caller owns the buffers; the backend has sent or copied the data when
+ *   it returns.
  */
 #ifndef SBC_IO_H
 #define SBC_IO_H
@@ -33,11 +36,7 @@
 #define IO_BURST_MAX 32u       /* packets per rx_burst/tx_burst call */
 #define IO_RX_SLOT   65536u    /* bytes per receive buffer: any UDP datagram */
 
-union sbc_sockaddr {
-	struct sockaddr sa;
-	struct sockaddr_in v4;
-	struct sockaddr_in6 v6;
-};
+#include "addr.h" /* union sbc_sockaddr */
 
 struct io_pkt {
 	char *buf;
@@ -63,7 +62,8 @@ struct io_backend {
 	/* Worker id's queue on every iface. */
 	int (*open)(const struct sbc_config *cfg, unsigned id, struct io_queue **out);
 	void (*close)(struct io_queue *q);  /* accepts NULL */
-	/* Up to n (<= IO_BURST_MAX) packets; 0 when nothing is ready. */
+	/* Up to n (<= IO_BURST_MAX) packets into the caller's pkts[i].buf;
+	 * 0 when nothing is ready. */
 	unsigned (*rx_burst)(struct io_queue *q, struct io_pkt *pkts, unsigned n);
 	/* Sends pkts[0..n); returns how many were accepted, the rest are lost. */
 	unsigned (*tx_burst)(struct io_queue *q, const struct io_pkt *pkts, unsigned n);
@@ -72,6 +72,10 @@ struct io_backend {
 	 * at once. */
 	int (*wait)(struct io_queue *q, int timeout_ms);
 	void (*stats)(const struct io_queue *q, struct io_stats *out);
+	/* Also end wait() when fd becomes readable (the worker's wake-up
+	 * eventfd, written by workers that hand it packets). 0 or -errno.
+	 * Poll-mode backends never block and may ignore it. */
+	int (*watch)(struct io_queue *q, int fd);
 };
 
 extern const struct io_backend io_socket_backend;

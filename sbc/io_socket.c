@@ -43,7 +43,6 @@ struct io_queue {
 	unsigned nsock;
 	unsigned next;              /* rx round-robin start */
 	struct io_stats stats;
-	char *rxbuf;                /* IO_BURST_MAX * IO_RX_SLOT */
 	struct mmsghdr msg[IO_BURST_MAX];
 	struct iovec iov[IO_BURST_MAX];
 	struct sock sock[];
@@ -147,7 +146,6 @@ static void socket_close(struct io_queue *q)
 		close(q->sock[i].fd);
 	if (q->epfd >= 0)
 		close(q->epfd);
-	free(q->rxbuf);
 	free(q);
 }
 
@@ -186,9 +184,8 @@ static int socket_open(const struct sbc_config *cfg, unsigned id, struct io_queu
 		return -ENOMEM;
 	q->id = id;
 	q->epfd = epoll_create1(EPOLL_CLOEXEC);
-	q->rxbuf = malloc((size_t)IO_BURST_MAX * IO_RX_SLOT);
-	if (q->epfd < 0 || !q->rxbuf) {
-		r = q->epfd < 0 ? -errno : -ENOMEM;
+	if (q->epfd < 0) {
+		r = -errno;
 		log_error("worker %u: cannot set up its queue: %s", id, strerror(-r));
 		socket_close(q);
 		return r;
@@ -206,16 +203,14 @@ static int socket_open(const struct sbc_config *cfg, unsigned id, struct io_queu
 	return 0;
 }
 
-/* Read up to n datagrams of one socket into pkts, whose slot numbers in
- * the receive buffer start at base. */
-static unsigned sock_rx(struct io_queue *q, unsigned si, struct io_pkt *pkts, unsigned base,
-			unsigned n)
+/* Read up to n datagrams of one socket into the caller's buffers of pkts. */
+static unsigned sock_rx(struct io_queue *q, unsigned si, struct io_pkt *pkts, unsigned n)
 {
 	struct sock *s = &q->sock[si];
 	int r;
 
 	for (unsigned i = 0; i < n; i++) {
-		q->iov[i].iov_base = q->rxbuf + (size_t)(base + i) * IO_RX_SLOT;
+		q->iov[i].iov_base = pkts[i].buf;
 		q->iov[i].iov_len = IO_RX_SLOT;
 		q->msg[i].msg_hdr = (struct msghdr){
 			.msg_name = &pkts[i].src, .msg_namelen = sizeof pkts[i].src,
@@ -250,7 +245,7 @@ static unsigned socket_rx_burst(struct io_queue *q, struct io_pkt *pkts, unsigne
 	for (unsigned k = 0; k < q->nsock && got < n; k++) {
 		unsigned si = (start + k) % q->nsock;
 		if (q->sock[si].ready)
-			got += sock_rx(q, si, pkts + got, got, n - got);
+			got += sock_rx(q, si, pkts + got, n - got);
 	}
 	q->next = (start + 1) % q->nsock; /* no socket starves the others */
 	return got;
@@ -316,6 +311,13 @@ static int socket_wait(struct io_queue *q, int timeout_ms)
 	return n;
 }
 
+static int socket_watch(struct io_queue *q, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = UINT32_MAX };
+
+	return epoll_ctl(q->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
 static void socket_stats(const struct io_queue *q, struct io_stats *out)
 {
 	*out = q->stats;
@@ -331,4 +333,5 @@ const struct io_backend io_socket_backend = {
 	.tx_burst = socket_tx_burst,
 	.wait = socket_wait,
 	.stats = socket_stats,
+	.watch = socket_watch,
 };

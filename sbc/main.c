@@ -17,9 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/random.h>
+
 #include "config.h"
 #include "io.h"
 #include "log.h"
+#include "proxy.h"
 #include "sbc-config.h"
 #include "worker.h"
 
@@ -39,6 +42,7 @@ struct daemon {
 	struct worker **workers;
 	pthread_t *threads;
 	atomic_bool stop;
+	struct worker_shared shared;
 };
 
 static void usage(FILE *f)
@@ -75,9 +79,34 @@ static void daemon_free(struct daemon *d)
 		d->io->close(d->queues[i]);
 	if (d->io_ready)
 		d->io->teardown();
+	ring_mesh_destroy(d->shared.handoff);
+	ring_mesh_destroy(d->shared.giveback);
 	free(d->workers);
 	free(d->queues);
 	free(d->threads);
+}
+
+/* Rings between every pair of workers, the process-wide shard key and the
+ * secrets of the shards. The giveback rings hold every buffer a worker can
+ * lend (its whole pool), so returning one never fails. */
+static int daemon_shared(struct daemon *d)
+{
+	struct worker_shared *sh = &d->shared;
+	uint64_t rnd[4];
+
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		return -EIO;
+	sh->nworkers = d->nworkers;
+	sh->workers = d->workers;
+	sh->shard_key[0] = rnd[0];
+	sh->shard_key[1] = rnd[1];
+	sh->seed[0] = rnd[2];
+	sh->seed[1] = rnd[3];
+	if (d->nworkers < 2)
+		return 0;
+	sh->handoff = ring_mesh_create(d->nworkers, 256);
+	sh->giveback = ring_mesh_create(d->nworkers, 512);
+	return sh->handoff && sh->giveback ? 0 : -ENOMEM;
 }
 
 /* Queues and workers are built on this thread, before any worker runs, so
@@ -91,6 +120,9 @@ static int daemon_prepare(struct daemon *d)
 	d->threads = calloc(d->nworkers, sizeof *d->threads);
 	if (!d->queues || !d->workers || !d->threads)
 		return -ENOMEM;
+	r = daemon_shared(d);
+	if (r)
+		return r;
 	r = d->io->setup(d->cfg);
 	if (r)
 		return r;
@@ -99,7 +131,7 @@ static int daemon_prepare(struct daemon *d)
 		r = d->io->open(d->cfg, i, &d->queues[i]);
 		if (r)
 			return r;
-		d->workers[i] = worker_create(i, d->cfg, d->io, d->queues[i], &d->stop);
+		d->workers[i] = worker_create(i, d->cfg, d->io, d->queues[i], &d->stop, &d->shared);
 		if (!d->workers[i])
 			return -ENOMEM;
 	}
@@ -185,11 +217,24 @@ static void log_summary(const struct daemon *d)
 			 (unsigned long long)worker_counters(d->workers[i])->tx);
 	}
 	log_info("total: received %llu, sent %llu, send failures %llu, OPTIONS answered %llu, "
-		 "501 %llu, ACK absorbed %llu, keepalives %llu, rx errors %llu",
+		 "handed over %llu, keepalives %llu, rx errors %llu",
 		 (unsigned long long)t.rx, (unsigned long long)t.tx,
 		 (unsigned long long)t.tx_failed, (unsigned long long)t.options_ok,
-		 (unsigned long long)t.not_implemented, (unsigned long long)t.acks,
-		 (unsigned long long)t.keepalives, (unsigned long long)io.rx_errors);
+		 (unsigned long long)t.handoff_out, (unsigned long long)t.keepalives,
+		 (unsigned long long)io.rx_errors);
+	uint64_t pc[PROXY_C__COUNT] = { 0 };
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		if (!d->workers[i])
+			continue;
+		const uint64_t *c = worker_proxy_counters(d->workers[i]);
+		for (unsigned k = 0; k < PROXY_C__COUNT; k++)
+			pc[k] += c[k];
+	}
+	for (unsigned k = 0; k < PROXY_C__COUNT; k++) {
+		if (pc[k])
+			log_info("  proxy %s: %llu", proxy_counter_name((enum proxy_counter)k),
+				 (unsigned long long)pc[k]);
+	}
 	for (unsigned e = 1; e < SIP_E__COUNT; e++) {
 		if (t.sip_err[e])
 			log_info("  sip error %s: %llu", sip_err_name((enum sip_err)e),

@@ -420,7 +420,6 @@ static bool next_target(struct proxy *p, struct pctx *x, struct txn_peer *to)
 	return false;
 }
 
-static const struct txn_ops txn_ops_tab;
 
 /* Start a branch to the next target. Returns 0, or -1 when no target is
  * left (the caller answers upstream). */
@@ -1022,8 +1021,15 @@ static void on_dialog_expired(void *ctx, struct dlg *d, enum dlg_end_reason why)
 
 static const struct dlg_ops dlg_ops_tab = { .expired = on_dialog_expired };
 
+/* The layer's output goes through the worker's batch. */
+static int txn_send_cb(void *ctx, const struct txn_peer *to, const char *buf, uint32_t len)
+{
+	struct proxy *p = ctx;
+	return p->env.send(p->env.ctx, to, buf, len);
+}
+
 static const struct txn_ops txn_ops_tab = {
-	.send = NULL, /* set per proxy: env->send */
+	.send = txn_send_cb,
 	.response = on_response,
 	.timeout = on_timeout,
 	.server_gone = on_server_gone,
@@ -1064,27 +1070,17 @@ static int realms_init(struct proxy *p)
 	return 0;
 }
 
-/* txn_ops needs env->send; one table per proxy keeps the ops const for the
- * layer while routing sends through the worker's queue. */
-struct proxy_full {
-	struct proxy p;
-	struct txn_ops ops;
-};
-
 struct proxy *proxy_create(const struct proxy_env *env)
 {
-	struct proxy_full *pf = aligned_alloc(64, (sizeof(struct proxy_full) + 63) & ~(size_t)63);
-	if (!pf)
+	struct proxy *p = aligned_alloc(64, (sizeof(struct proxy) + 63) & ~(size_t)63);
+	if (!p)
 		return NULL;
-	memset(pf, 0, sizeof(*pf));
-	struct proxy *p = &pf->p;
+	memset(p, 0, sizeof(*p));
 	p->env = *env;
 	p->key = (struct sbc_hash_key){ env->seed[0], env->seed[1] };
 	p->rng = env->seed[0] ^ (env->seed[1] << 1) ^ (0x9e3779b97f4a7c15ULL * (env->shard + 1));
 	if (!p->rng)
 		p->rng = 1;
-	pf->ops = txn_ops_tab;
-	pf->ops.send = env->send;
 	struct txn_config tc = {
 		.t1_ms = env->cfg->sip.t1_ms,
 		.t2_ms = env->cfg->sip.t2_ms,
@@ -1102,8 +1098,7 @@ struct proxy *proxy_create(const struct proxy_env *env)
 	};
 	if (realms_init(p) < 0)
 		goto fail;
-	/* the txn ops' ctx is the proxy; env->send expects env->ctx: wrap */
-	p->txn = txn_shard_create(&tc, env->wheel, &pf->ops, p);
+	p->txn = txn_shard_create(&tc, env->wheel, &txn_ops_tab, p);
 	p->dlg = dlg_table_create(&dc, env->wheel, &dlg_ops_tab, p);
 	p->ctx_pool = pool_create(env->max_transactions, sizeof(struct pctx), 0);
 	if (!p->txn || !p->dlg || !p->ctx_pool)

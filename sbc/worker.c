@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Worker: burst loop and per-packet SIP handling (no proxying yet).
+ * Worker: burst loop, stateless first-touch handling, shard steering, and
+ * the shard's proxy (sbc/proxy.c) for the packets it owns.
  *
- * What a request gets today:
+ * First touch (any worker, no state needed):
  *   unparseable / malformed   the lib's verdict: 4xx/5xx with the reason that
  *                             names the problem, or a counted drop (no
  *                             request line, responses, ACK)
- *   ACK                       absorbed (it never gets a response)
  *   OPTIONS to the SBC        200 with Allow/Accept/Supported, or 420 for
- *                             Require tags (we support none yet)
- *   Max-Forwards 0            483 (not for OPTIONS to the SBC: it is the
- *                             endpoint, RFC 3261 16.3 step 3)
- *   anything else             501, until proxying lands
- * Responses are counted and dropped: there are no client transactions yet.
+ *                             Require tags (we support none)
+ *   Max-Forwards 0, unknown   483 / 416 / 420 (RFC 3261 16.3), not for
+ *   scheme, Proxy-Require     OPTIONS to the SBC: it is the endpoint
+ * Everything else goes to its shard's proxy (here or by handoff).
  */
 #include "worker.h"
 
@@ -25,11 +24,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include <sys/eventfd.h>
 
-/* An idle worker wakes this often to notice the stop flag; later it will
- * be the time to the next timer instead. */
+#include "clock.h"
+#include "hash.h"
+#include "log.h"
+#include "pool.h"
+#include "proxy.h"
+#include "wheel.h"
+
+/* An idle worker wakes at least this often to notice the stop flag. */
 #define WORKER_IDLE_MS 100
+
+/* Receive buffers per worker: a burst's worth in the rx slots plus those
+ * in flight to other workers (bounded by the handoff ring). */
+#define WORKER_HANDOFF_RING 256u
+#define WORKER_BUFS (IO_BURST_MAX + WORKER_HANDOFF_RING + IO_BURST_MAX)
+
+/* Per-shard capacities (transactions each way, dialogs). */
+#define WORKER_MAX_TXN 16384u
+#define WORKER_MAX_DIALOGS 16384u
 
 /* Reply buffer per packet of a burst: a reply copies the request's Via,
  * From, To, Call-ID and CSeq lines, so it is bounded by the largest
@@ -39,20 +53,37 @@
 #define ALLOW_METHODS "INVITE, ACK, BYE, CANCEL, REGISTER, OPTIONS, PRACK, SUBSCRIBE, " \
 		      "NOTIFY, PUBLISH, INFO, REFER, MESSAGE, UPDATE"
 
-#define REASON_501 "Not Implemented - proxying arrives in the next release"
+/* A receive buffer and the packet metadata that travels with it. */
+struct pktbuf {
+	struct io_pkt pkt;
+	uint16_t owner;                    /* worker whose pool it belongs to */
+	char data[IO_RX_SLOT];
+};
 
 struct worker {
 	struct worker_counters ctr;        /* first: its own cache lines */
+	/* read by other workers: their own cache line */
+	atomic_bool sleeping __attribute__((aligned(64)));
+	int wakefd;
+	char pad_[64 - sizeof(atomic_bool) - sizeof(int)];
 	unsigned id;
 	const struct sbc_config *cfg;
 	const struct io_backend *io;
 	struct io_queue *q;
 	const atomic_bool *stop;
+	const struct worker_shared *sh;
+	struct sbc_hash_key shard_key;
 	char to_tag[17];                   /* random, per worker (RFC 3261 19.3) */
 	sip_str_t tag;
 	char hdr_server[SBC_UA_MAX + 16];  /* "Server: ...\r\n" or "" */
 	char hdr_options[512];             /* extra headers of the 200 to OPTIONS */
+	struct pool *bufs;                 /* struct pktbuf */
+	struct pktbuf *slot[IO_BURST_MAX]; /* rx buffers of the next burst */
+	bool wake[SBC_MAX_WORKERS];        /* peers to wake after this burst */
+	struct wheel *wheel;
+	struct proxy *proxy;
 	char *txbuf;                       /* IO_BURST_MAX * WORKER_TX_SLOT */
+	unsigned ntx;
 	struct io_pkt rx[IO_BURST_MAX];
 	struct io_pkt tx[IO_BURST_MAX];
 	struct sip_msg msg;
@@ -74,60 +105,110 @@ const struct worker_counters *worker_counters(const struct worker *w)
 	return &w->ctr;
 }
 
+const uint64_t *worker_proxy_counters(const struct worker *w)
+{
+	return proxy_counters(w->proxy);
+}
+
 void worker_counters_add(struct worker_counters *a, const struct worker_counters *b)
 {
 	a->rx += b->rx;
 	a->tx += b->tx;
 	a->tx_failed += b->tx_failed;
 	a->keepalives += b->keepalives;
-	a->acks += b->acks;
 	a->options_ok += b->options_ok;
-	a->not_implemented += b->not_implemented;
+	a->handoff_out += b->handoff_out;
+	a->handoff_in += b->handoff_in;
+	a->handoff_dropped += b->handoff_dropped;
 	for (unsigned i = 0; i < SIP_E__COUNT; i++)
 		a->sip_err[i] += b->sip_err[i];
 	for (unsigned i = 0; i < WORKER_DROP__COUNT; i++)
 		a->drop[i] += b->drop[i];
 }
 
-/* ---- replies ------------------------------------------------------------ */
+/* ---- output ------------------------------------------------------------ */
 
-static size_t drop(struct worker *w, enum worker_drop why)
+static void flush(struct worker *w)
 {
-	w->ctr.drop[why]++;
+	unsigned sent;
+
+	if (!w->ntx)
+		return;
+	sent = w->io->tx_burst(w->q, w->tx, w->ntx);
+	w->ctr.tx += sent;
+	w->ctr.tx_failed += w->ntx - sent;
+	w->ntx = 0;
+}
+
+/* The next transmit slot; flushes when the batch is full. */
+static char *tx_slot(struct worker *w)
+{
+	if (w->ntx == IO_BURST_MAX)
+		flush(w);
+	return w->txbuf + (size_t)w->ntx * WORKER_TX_SLOT;
+}
+
+static void tx_commit(struct worker *w, uint32_t len, uint16_t iface, uint16_t realm,
+		      const union sbc_sockaddr *dst)
+{
+	struct io_pkt *o = &w->tx[w->ntx++];
+
+	o->buf = w->txbuf + (size_t)(w->ntx - 1) * WORKER_TX_SLOT;
+	o->len = len;
+	o->iface = iface;
+	o->realm = realm;
+	o->dst = *dst;
+}
+
+/* proxy/txn output: copy into the batch (the caller's buffer is scratch). */
+static int proxy_send(void *ctx, const struct txn_peer *to, const char *buf, uint32_t len)
+{
+	struct worker *w = ctx;
+	char *slot;
+
+	if (len > WORKER_TX_SLOT) {
+		w->ctr.drop[WORKER_DROP_REPLY_OVERFLOW]++;
+		return -EMSGSIZE;
+	}
+	slot = tx_slot(w);
+	memcpy(slot, buf, len);
+	tx_commit(w, len, to->iface, to->realm, &to->addr);
 	return 0;
 }
 
-static size_t reply(struct worker *w, uint16_t status, const char *reason, const char *extra,
-		    size_t extra_len, char *out, size_t cap)
+/* ---- stateless replies ----------------------------------------------------- */
+
+static void reply(struct worker *w, const struct io_pkt *in, uint16_t status, const char *reason,
+		  const char *extra)
 {
+	char *slot = tx_slot(w);
 	int n = sip_reply(&w->msg, status, reason, w->tag,
-			  (sip_str_t){ extra, (uint32_t)extra_len }, out, cap);
+			  (sip_str_t){ extra, (uint32_t)strlen(extra) }, slot, WORKER_TX_SLOT);
 
-	if (n < 0)
-		return drop(w, WORKER_DROP_REPLY_OVERFLOW);
-	return (size_t)n;
-}
-
-static size_t reply_server(struct worker *w, uint16_t status, const char *reason, char *out,
-			   size_t cap)
-{
-	return reply(w, status, reason, w->hdr_server, strlen(w->hdr_server), out, cap);
+	if (n < 0) {
+		w->ctr.drop[WORKER_DROP_REPLY_OVERFLOW]++;
+		return;
+	}
+	tx_commit(w, (uint32_t)n, in->iface, in->realm, &in->src);
 }
 
 /* Answer a verdict of the lib, or drop it when it must not be answered. */
-static size_t reply_error(struct worker *w, enum sip_err e, char *out, size_t cap)
+static void reply_error(struct worker *w, const struct io_pkt *in, enum sip_err e)
 {
 	uint16_t status;
 
 	w->ctr.sip_err[e]++;
 	status = sip_verdict_status(&w->msg, e);
-	if (!status)
-		return drop(w, WORKER_DROP_UNPARSEABLE);
-	/* Without a Via the response has nowhere to go (RFC 3261 18.2.2);
-	 * e.g. the request line failed and no header was indexed. */
-	if (!sip_hdr_first(&w->msg, SIP_H_VIA))
-		return drop(w, WORKER_DROP_NO_VIA);
-	return reply_server(w, status, sip_err_reason(e), out, cap);
+	if (!status) {
+		w->ctr.drop[WORKER_DROP_UNPARSEABLE]++;
+		return;
+	}
+	/* Without a Via the response has nowhere to go (RFC 3261 18.2.2). */
+	if (!sip_hdr_first(&w->msg, SIP_H_VIA)) {
+		w->ctr.drop[WORKER_DROP_NO_VIA]++;
+		return;
+	}
+	reply(w, in, status, sip_err_reason(e), w->hdr_server);
 }
 
 /* Option tags are tokens; anything else (a folded line, CR, LF) would let
@@ -145,21 +226,25 @@ static bool tags_are_tokens(const char *s, size_t len)
 	return true;
 }
 
-static size_t reply_bad_extension(struct worker *w, const char *unsup, uint32_t len, char *out,
-				  size_t cap)
+static void reply_bad_extension(struct worker *w, const struct io_pkt *in, const char *unsup,
+				uint32_t len)
 {
 	char hdr[1024];
 	int n;
 
+
 	if (!tags_are_tokens(unsup, len)) {
 		w->ctr.sip_err[SIP_E_BAD_HEADER_VALUE]++;
-		return reply_server(w, 400, sip_err_reason(SIP_E_BAD_HEADER_VALUE), out, cap);
+		reply(w, in, 400, sip_err_reason(SIP_E_BAD_HEADER_VALUE), w->hdr_server);
+		return;
 	}
 	w->ctr.sip_err[SIP_E_BAD_EXTENSION]++;
 	n = snprintf(hdr, sizeof hdr, "Unsupported: %.*s\r\n%s", (int)len, unsup, w->hdr_server);
-	if (n < 0 || (size_t)n >= sizeof hdr)
-		return drop(w, WORKER_DROP_REPLY_OVERFLOW);
-	return reply(w, 420, sip_err_reason(SIP_E_BAD_EXTENSION), hdr, (size_t)n, out, cap);
+	if (n < 0 || (size_t)n >= sizeof hdr) {
+		w->ctr.drop[WORKER_DROP_REPLY_OVERFLOW]++;
+		return;
+	}
+	reply(w, in, 420, sip_err_reason(SIP_E_BAD_EXTENSION), hdr);
 }
 
 /* ---- is a request for the SBC itself? ---------------------------------- */
@@ -208,35 +293,6 @@ static bool addressed_to_us(const struct worker *w, const struct io_pkt *in,
 	return ours && (!u.has_port || realm_has_port(r, u.port));
 }
 
-/* ---- requests ----------------------------------------------------------- */
-
-static size_t handle_request(struct worker *w, const struct io_pkt *in, char *out, size_t cap)
-{
-	static const char *const supported[] = { NULL }; /* no extension yet */
-	const struct sip_msg *m = &w->msg;
-	char unsup[512];
-	uint32_t unsup_len;
-	bool terminating;
-	enum sip_err e;
-
-	if (m->method == SIP_M_ACK) {
-		w->ctr.acks++;
-		return 0;
-	}
-	terminating = m->method == SIP_M_OPTIONS && addressed_to_us(w, in, m);
-	e = sip_proxy_check(m, terminating, supported, unsup, sizeof unsup, &unsup_len);
-	if (e == SIP_E_BAD_EXTENSION)
-		return reply_bad_extension(w, unsup, unsup_len, out, cap);
-	if (e != SIP_E_OK)
-		return reply_error(w, e, out, cap);
-	if (terminating) {
-		w->ctr.options_ok++;
-		return reply(w, 200, "OK", w->hdr_options, strlen(w->hdr_options), out, cap);
-	}
-	w->ctr.not_implemented++;
-	return reply_server(w, 501, REASON_501, out, cap);
-}
-
 /* RFC 5626 3.5.1 keepalive: a datagram of CRLFs. Not an error. */
 static bool is_keepalive(const char *p, size_t len)
 {
@@ -247,59 +303,220 @@ static bool is_keepalive(const char *p, size_t len)
 	return len > 0;
 }
 
-size_t worker_handle(struct worker *w, const struct io_pkt *in, char *out, size_t cap)
+/* ---- first touch ----------------------------------------------------------- */
+
+/* Stateless handling of a parsed, checked request. Returns true when the
+ * request was answered here and must not reach the proxy. */
+static bool first_touch_request(struct worker *w, const struct io_pkt *in)
+{
+	static const char *const supported[] = { NULL }; /* no Proxy-Require extension */
+	const struct sip_msg *m = &w->msg;
+	char unsup[512];
+	uint32_t unsup_len;
+	bool terminating = m->method == SIP_M_OPTIONS && addressed_to_us(w, in, m);
+	enum sip_err e;
+
+	if (m->method == SIP_M_ACK)
+		return false; /* never answered: the proxy forwards or absorbs it */
+	e = sip_proxy_check(m, terminating, supported, unsup, sizeof unsup, &unsup_len);
+	if (e == SIP_E_BAD_EXTENSION) {
+		reply_bad_extension(w, in, unsup, unsup_len);
+		return true;
+	}
+	if (e != SIP_E_OK) {
+		reply_error(w, in, e);
+		return true;
+	}
+	if (terminating) {
+		w->ctr.options_ok++;
+		reply(w, in, 200, "OK", w->hdr_options);
+		return true;
+	}
+	return false;
+}
+
+/* The shard of a parsed message, from its bytes alone. */
+static unsigned shard_of(const struct worker *w, const struct sip_msg *m)
+{
+	unsigned n = w->sh->nworkers;
+	struct sip_via via;
+	sip_str_t cid = SIP_STR_NULL;
+
+	if (n == 1)
+		return 0;
+	if (!m->is_request && sip_msg_top_via(m, &via) > 0) {
+		int s = txn_branch_shard(via.branch);
+		if (s >= 0 && (unsigned)s < n)
+			return (unsigned)s;
+	}
+	(void)sip_msg_call_id(m, &cid);
+	return sbc_shard_of(&w->shard_key, cid.p, cid.len, n);
+}
+
+static void to_proxy(struct worker *w, const struct io_pkt *in)
+{
+	struct txn_peer from = { .addr = in->src, .iface = in->iface, .realm = in->realm };
+
+	proxy_input(w->proxy, &w->msg, &from);
+}
+
+/* Parse and check; answers verdicts. Returns true when the message is
+ * ready for the proxy (in w->msg). */
+static bool accept_message(struct worker *w, const struct io_pkt *in)
 {
 	enum sip_err e;
 
 	if (in->len && (in->buf[0] == '\r' || in->buf[0] == '\n') && is_keepalive(in->buf, in->len)) {
 		w->ctr.keepalives++;
-		return 0;
+		return false;
 	}
 	e = sip_parse(&w->msg, in->buf, in->len);
-	if (e == SIP_E_OK && !w->msg.is_request)
-		return drop(w, WORKER_DROP_RESPONSE);
 	if (e == SIP_E_OK)
 		e = sip_check(&w->msg);
-	if (e != SIP_E_OK)
-		return reply_error(w, e, out, cap);
-	return handle_request(w, in, out, cap);
+	if (e != SIP_E_OK) {
+		reply_error(w, in, e);
+		return false;
+	}
+	return true;
 }
 
-/* ---- the loop ----------------------------------------------------------- */
-
-static void flush(struct worker *w, unsigned n)
+/* Hand slot i's buffer to its owner; put a fresh one in the slot. */
+static void handoff(struct worker *w, unsigned i, unsigned owner)
 {
-	unsigned sent;
+	struct pktbuf *b = w->slot[i], *fresh = pool_get(w->bufs);
+	void *obj = b;
 
-	if (!n)
+	if (!fresh || ring_mesh_enqueue_burst(w->sh->handoff, w->id, owner, &obj, 1) != 1) {
+		if (fresh)
+			pool_put(w->bufs, fresh);
+		w->ctr.handoff_dropped++;
+		w->ctr.drop[WORKER_DROP_HANDOFF]++;
 		return;
-	sent = w->io->tx_burst(w->q, w->tx, n);
-	w->ctr.tx += sent;
-	w->ctr.tx_failed += n - sent;
+	}
+	b->pkt = w->rx[i];
+	w->slot[i] = fresh;
+	w->ctr.handoff_out++;
+	w->wake[owner] = true;
 }
 
-static void process_burst(struct worker *w, unsigned n)
+static void process_rx(struct worker *w, unsigned n)
 {
-	unsigned ntx = 0;
-
 	w->ctr.rx += n;
 	for (unsigned i = 0; i < n; i++) {
 		const struct io_pkt *in = &w->rx[i];
-		struct io_pkt *out = &w->tx[ntx];
-		size_t len;
-
-		out->buf = w->txbuf + (size_t)ntx * WORKER_TX_SLOT;
-		len = worker_handle(w, in, out->buf, WORKER_TX_SLOT);
-		if (!len)
+		if (!accept_message(w, in))
 			continue;
-		out->len = (uint32_t)len;
-		out->iface = in->iface;
-		out->realm = in->realm;
-		out->src = in->dst;
-		out->dst = in->src;
-		ntx++;
+		if (w->msg.is_request && first_touch_request(w, in))
+			continue;
+		unsigned owner = shard_of(w, &w->msg);
+		if (owner == w->id)
+			to_proxy(w, in);
+		else
+			handoff(w, i, owner);
 	}
-	flush(w, ntx); /* one flush per iteration */
+}
+
+/* Packets other workers handed us; their buffers go back to the owner. */
+static unsigned drain_handoffs(struct worker *w)
+{
+	void *objs[IO_BURST_MAX];
+	unsigned n;
+
+	if (!w->sh->handoff)
+		return 0;
+	n = ring_mesh_dequeue_burst(w->sh->handoff, w->id, objs, IO_BURST_MAX);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct pktbuf *b = objs[i];
+		enum sip_err e = sip_parse(&w->msg, b->pkt.buf, b->pkt.len);
+		void *obj = b;
+
+		w->ctr.handoff_in++;
+		if (e == SIP_E_OK)
+			to_proxy(w, &b->pkt);
+		/* The giveback ring is as deep as the owner's pool share, so it
+		 * cannot be full; if it ever were, leaking one buffer beats a
+		 * use-after-free. */
+		if (ring_mesh_enqueue_burst(w->sh->giveback, w->id, b->owner, &obj, 1) != 1)
+			w->ctr.drop[WORKER_DROP_HANDOFF]++;
+	}
+	return n;
+}
+
+static void drain_givebacks(struct worker *w)
+{
+	void *objs[IO_BURST_MAX];
+	unsigned n;
+
+	if (!w->sh->giveback)
+		return;
+	while ((n = ring_mesh_dequeue_burst(w->sh->giveback, w->id, objs, IO_BURST_MAX)) > 0)
+		for (unsigned i = 0; i < n; i++)
+			pool_put(w->bufs, objs[i]);
+}
+
+/* Wake the peers we handed packets to, if they sleep: one write per peer
+ * per burst, and none at all while they are busy polling. */
+static void wake_peers(struct worker *w)
+{
+	for (unsigned t = 0; t < w->sh->nworkers; t++) {
+		if (!w->wake[t])
+			continue;
+		w->wake[t] = false;
+		struct worker *p = w->sh->workers[t];
+		if (atomic_load_explicit(&p->sleeping, memory_order_seq_cst)) {
+			uint64_t one = 1;
+			ssize_t r = write(p->wakefd, &one, sizeof one);
+			(void)r; /* EAGAIN: the counter is already non-zero */
+		}
+	}
+}
+
+static int idle_timeout(const struct worker *w, uint64_t now)
+{
+	uint64_t next = wheel_next_expiry(w->wheel);
+
+	if (next <= now)
+		return 0;
+	return next - now < WORKER_IDLE_MS ? (int)(next - now) : WORKER_IDLE_MS;
+}
+
+static bool rings_pending(struct worker *w)
+{
+	if (!w->sh->handoff)
+		return false;
+	for (unsigned f = 0; f < w->sh->nworkers; f++) {
+		struct ring_spsc *r = ring_mesh_ring(w->sh->handoff, f, w->id);
+		if (r && ring_spsc_count(r))
+			return true;
+		r = ring_mesh_ring(w->sh->giveback, f, w->id);
+		if (r && ring_spsc_count(r))
+			return true;
+	}
+	return false;
+}
+
+/* Sleep in the backend until a packet, a handoff or the next timer. The
+ * flag is raised before the final ring check so a producer that enqueues
+ * after the check sees it and writes the eventfd (no lost wake-up). */
+static int sleep_until_work(struct worker *w)
+{
+	uint64_t junk;
+	int r = 0;
+
+	atomic_store_explicit(&w->sleeping, true, memory_order_seq_cst);
+	if (!rings_pending(w))
+		r = w->io->wait(w->q, idle_timeout(w, sbc_now_ms()));
+	atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
+	if (read(w->wakefd, &junk, sizeof junk) < 0 && errno != EAGAIN)
+		return -errno;
+	return r;
+}
+
+static void prepare_rx(struct worker *w)
+{
+	for (unsigned i = 0; i < IO_BURST_MAX; i++)
+		w->rx[i].buf = w->slot[i]->data;
 }
 
 void *worker_run(void *arg)
@@ -311,14 +528,18 @@ void *worker_run(void *arg)
 	sbc_log_thread_name(name);
 	log_debug("worker %u running", w->id);
 	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
+		drain_givebacks(w);
+		prepare_rx(w);
 		unsigned n = w->io->rx_burst(w->q, w->rx, IO_BURST_MAX);
-		int r;
-
-		if (n) {
-			process_burst(w, n);
+		if (n)
+			process_rx(w, n);
+		unsigned h = drain_handoffs(w);
+		wheel_advance(w->wheel, sbc_now_ms(), proxy_timer, w->proxy);
+		flush(w); /* one flush per iteration */
+		wake_peers(w);
+		if (n || h)
 			continue;
-		}
-		r = w->io->wait(w->q, WORKER_IDLE_MS);
+		int r = sleep_until_work(w);
 		if (r < 0) {
 			log_error("worker %u: waiting for packets failed: %s; shutting down", w->id,
 				  strerror(-r));
@@ -365,27 +586,69 @@ static void make_headers(struct worker *w)
 		 w->hdr_server);
 }
 
+static int make_buffers(struct worker *w)
+{
+	w->bufs = pool_create(WORKER_BUFS, sizeof(struct pktbuf), 0);
+	w->txbuf = malloc((size_t)IO_BURST_MAX * WORKER_TX_SLOT);
+	if (!w->bufs || !w->txbuf)
+		return -ENOMEM;
+	for (unsigned i = 0; i < WORKER_BUFS; i++) {
+		struct pktbuf *b = pool_at(w->bufs, i);
+		b->owner = (uint16_t)w->id;
+	}
+	for (unsigned i = 0; i < IO_BURST_MAX; i++) {
+		w->slot[i] = pool_get(w->bufs);
+		if (!w->slot[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int make_proxy(struct worker *w)
+{
+	struct proxy_env env = {
+		.cfg = w->cfg,
+		.shard = w->id,
+		.send = proxy_send,
+		.ctx = w,
+		.seed = { w->sh->seed[0] ^ w->id, w->sh->seed[1] },
+		.max_transactions = WORKER_MAX_TXN,
+		.max_dialogs = WORKER_MAX_DIALOGS,
+	};
+
+	w->wheel = wheel_create(sbc_now_ms());
+	if (!w->wheel)
+		return -ENOMEM;
+	env.wheel = w->wheel;
+	w->proxy = proxy_create(&env);
+	return w->proxy ? 0 : -ENOMEM;
+}
+
 struct worker *worker_create(unsigned id, const struct sbc_config *cfg,
 			     const struct io_backend *io, struct io_queue *q,
-			     const atomic_bool *stop)
+			     const atomic_bool *stop, const struct worker_shared *sh)
 {
 	struct worker *w = aligned_alloc(64, (sizeof *w + 63) & ~(size_t)63);
 
 	if (!w)
 		return NULL;
 	memset(w, 0, sizeof *w);
-	w->txbuf = malloc((size_t)IO_BURST_MAX * WORKER_TX_SLOT);
-	if (!w->txbuf) {
-		free(w);
-		return NULL;
-	}
 	w->id = id;
 	w->cfg = cfg;
 	w->io = io;
 	w->q = q;
 	w->stop = stop;
+	w->sh = sh;
+	w->shard_key = (struct sbc_hash_key){ sh->shard_key[0], sh->shard_key[1] };
+	w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	atomic_init(&w->sleeping, false);
 	make_tag(w);
 	make_headers(w);
+	if (w->wakefd < 0 || make_buffers(w) < 0 || make_proxy(w) < 0 ||
+	    (io && io->watch && io->watch(q, w->wakefd) < 0)) {
+		worker_destroy(w);
+		return NULL;
+	}
 	return w;
 }
 
@@ -393,6 +656,11 @@ void worker_destroy(struct worker *w)
 {
 	if (!w)
 		return;
+	proxy_destroy(w->proxy);
+	wheel_destroy(w->wheel);
+	pool_destroy(w->bufs);
+	if (w->wakefd >= 0)
+		close(w->wakefd);
 	free(w->txbuf);
 	free(w);
 }

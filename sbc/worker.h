@@ -12,13 +12,20 @@
  *   them racily, which is acceptable for monotonic 64-bit counters).
  *   All buffers are allocated in worker_create(): no malloc per packet.
  *
+ * Sharding (DESIGN "Threads and sharding")
+ *   The first worker that receives a datagram parses it, answers what needs
+ *   no state (verdicts, OPTIONS to the SBC, 483/416/420) and computes its
+ *   shard from its bytes alone: the shard a client branch minted by the SBC
+ *   names (responses), else the keyed hash of the Call-ID. A packet of
+ *   another shard goes to its owner by pointer through the handoff ring
+ *   mesh; the owner gives the buffer back through the giveback mesh, so no
+ *   byte is copied and no buffer crosses pools. A sleeping owner is woken
+ *   through its eventfd, written only when it announced it sleeps.
+ *
  * Replies
- *   Stateless replies go to the datagram's source address and port, out of
- *   the socket it arrived on. RFC 3261 18.2.2 sends responses to the top
- *   Via's received/rport address, which for a request received over UDP
- *   with ;rport (RFC 3581) *is* the packet source, and behind NAT the only
- *   address that works. Via-based routing (maddr, no rport) arrives with
- *   the transaction layer.
+ *   Responses go to the datagram's source address and port, out of the
+ *   interface it arrived on: for UDP with ;rport (RFC 3581) that is what
+ *   RFC 3261 18.2.2 asks, and behind NAT the only address that works.
  */
 #ifndef SBC_WORKER_H
 #define SBC_WORKER_H
@@ -31,15 +38,16 @@
 
 #include "config.h"
 #include "io.h"
+#include "ring.h"
 #include "sip.h"
 
 /* Datagrams the worker handled without answering, besides ACKs and
  * keepalives which are normal traffic. */
 #define WORKER_DROPS(X)                                                        \
 	X(UNPARSEABLE, "no request line, malformed response or malformed ACK") \
-	X(RESPONSE, "response outside any transaction")                       \
 	X(NO_VIA, "malformed request without a Via to answer to")             \
-	X(REPLY_OVERFLOW, "reply did not fit the buffer")
+	X(REPLY_OVERFLOW, "reply did not fit the buffer")                     \
+	X(HANDOFF, "owner worker's ring full or no spare buffer")
 
 enum worker_drop {
 #define WORKER_DROP_ENUM(name, text) WORKER_DROP_##name,
@@ -53,36 +61,45 @@ const char *worker_drop_name(enum worker_drop d);
 struct worker_counters {
 	uint64_t rx;                       /* datagrams received */
 	uint64_t tx;                       /* datagrams accepted by the backend */
-	uint64_t tx_failed;                /* replies the backend refused */
+	uint64_t tx_failed;                /* datagrams the backend refused */
 	uint64_t keepalives;               /* CRLF pings (RFC 5626 3.5.1) */
-	uint64_t acks;                     /* ACKs absorbed */
 	uint64_t options_ok;               /* OPTIONS to the SBC answered 200 */
-	uint64_t not_implemented;          /* 501: proxying is not there yet */
+	uint64_t handoff_out;              /* packets handed to their shard's worker */
+	uint64_t handoff_in;               /* packets received from other workers */
+	uint64_t handoff_dropped;          /* ring full or no spare buffer */
 	uint64_t sip_err[SIP_E__COUNT];    /* verdicts of parse/check/proxy check */
 	uint64_t drop[WORKER_DROP__COUNT];
 } __attribute__((aligned(64)));
 
 struct worker;
 
-/* Set up worker id on queue q (owned by the caller). io may be NULL for a
- * worker used only through worker_handle() (tests). NULL on ENOMEM. */
+/* What the workers share, built by main before any worker starts and
+ * read-only afterwards (the rings inside are the only shared mutable
+ * state, each written by one thread). */
+struct worker_shared {
+	unsigned nworkers;
+	struct ring_mesh *handoff;         /* packets to their shard's owner */
+	struct ring_mesh *giveback;        /* their buffers back to the owner */
+	struct worker **workers;           /* to wake a sleeping peer */
+	uint64_t shard_key[2];             /* process-wide Call-ID -> shard key */
+	uint64_t seed[2];                  /* per-process secret for the shards */
+};
+
+/* Set up worker id on queue q (owned by the caller). NULL on ENOMEM. */
 struct worker *worker_create(unsigned id, const struct sbc_config *cfg,
 			     const struct io_backend *io, struct io_queue *q,
-			     const atomic_bool *stop);
+			     const atomic_bool *stop, const struct worker_shared *sh);
 void worker_destroy(struct worker *w);  /* accepts NULL */
 
 /* Thread body: loop until *stop. A worker whose queue breaks logs it and
  * raises SIGUSR2 so the main thread shuts the daemon down (exit 1). */
 void *worker_run(void *arg);
 
-/* Handle one received datagram. Returns the length of the reply written
- * to out (sent back to in->src), or 0 when nothing is to be sent. */
-size_t worker_handle(struct worker *w, const struct io_pkt *in, char *out, size_t cap);
-
 const struct worker_counters *worker_counters(const struct worker *w);
-
 /* Add b's counters into a. */
 void worker_counters_add(struct worker_counters *a, const struct worker_counters *b);
+/* Proxy counters of the worker's shard (PROXY_C__COUNT entries). */
+const uint64_t *worker_proxy_counters(const struct worker *w);
 
 #define WORKER_STOP_SIGNAL SIGUSR2
 

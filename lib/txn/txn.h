@@ -20,8 +20,8 @@
  *     generates that ACK downstream for client INVITE transactions;
  *   - retransmits over UDP: Timer A/E (client requests), Timer G (server
  *     non-2xx finals); times out on Timer B/F (and Timer C, the proxy's
- *     INVITE timer, reset by every provisional, RFC 3261 16.6 step 11 and
- *     16.7 step 2): the owner is told through ops->timeout;
+ *     INVITE timer, reset by every provisional but 100, RFC 3261 16.6
+ *     step 11 and 16.7 step 2): the owner is told through ops->timeout;
  *   - builds and sends CANCEL for a pending client INVITE (after a
  *     provisional has arrived, RFC 3261 9.1) and the 100 Trying of server
  *     INVITE transactions.
@@ -61,6 +61,7 @@ struct txn_peer {
 	uint16_t realm;
 };
 
+/* A zero timer value means its default. */
 struct txn_config {
 	uint32_t t1_ms;          /* RTT estimate, default 500 */
 	uint32_t t2_ms;          /* max retransmit interval, default 4000 */
@@ -104,7 +105,8 @@ struct txn_shard;
 /* NULL on bad configuration or out of memory (start-up only). */
 struct txn_shard *txn_shard_create(const struct txn_config *cfg, struct wheel *w,
 				   const struct txn_ops *ops, void *ctx);
-/* Frees every transaction (calling the *_gone callbacks) and the shard. */
+/* Frees every transaction (calling the *_gone callbacks) and the shard.
+ * Call it before destroying the wheel (it cancels its timers). NULL ok. */
 void txn_shard_destroy(struct txn_shard *sh);
 
 /* Deliver a timer of the layer (tag in the TXN range). */
@@ -135,7 +137,10 @@ enum txn_verdict {
 
 /* Classify and, for retransmissions and responses, handle a message that
  * passed sip_parse()+sip_check(). The time is the wheel's (wheel_now()):
- * the caller advances the wheel before feeding a burst. */
+ * the caller advances the wheel before feeding a burst. *match (may be
+ * NULL) receives the server transaction the request matched: the INVITE's
+ * for TXN_CANCEL / TXN_CANCEL_LATE, the matched one for TXN_ABSORBED and
+ * for TXN_ACK of an Accepted INVITE; NULL otherwise. */
 enum txn_verdict txn_input(struct txn_shard *sh, const struct sip_msg *m,
 			   const struct txn_peer *from, struct txn_server **match);
 
@@ -164,7 +169,9 @@ const struct txn_peer *txn_server_peer(const struct txn_server *s);
 enum sip_method txn_server_method(const struct txn_server *s);
 /* Highest final status sent (0 if none yet). */
 uint16_t txn_server_final(const struct txn_server *s);
-/* The To-tag used by txn_server_reply() for this transaction. */
+/* The To-tag used by txn_server_reply() for this transaction: the
+ * request's own for an in-dialog request, else 16 hex digits from the
+ * shard's keyed generator. */
 sip_str_t txn_server_to_tag(const struct txn_server *s);
 void txn_server_set_user(struct txn_server *s, void *user);
 void *txn_server_user(const struct txn_server *s);
@@ -180,7 +187,11 @@ struct txn_client *txn_client_create(struct txn_shard *sh, enum sip_method metho
 /* Send the request (the caller's finished bytes, top Via carrying the
  * branch). Copies it; starts Timer A/B or E/F, and Timer C for INVITE.
  * Returns 0, -E2BIG when it is too large to store, or <0 on transport
- * error (then ops->timeout(503) follows from the layer, never inline). */
+ * error (then ops->timeout(503) follows from the layer, never inline).
+ * Precisely: -EALREADY (already sent) and -E2BIG: nothing happened, c
+ * stays reserved - abandon it; -EIO (transport error) and -ENOBUFS (no
+ * slab free to keep the copy: overload): ops->timeout(c, 503) follows on
+ * the next wheel tick, unless c is abandoned first. */
 int txn_client_send(struct txn_client *c, const char *buf, uint32_t len);
 
 /* Cancel a pending INVITE: build CANCEL from the stored INVITE (R-URI,
@@ -188,12 +199,19 @@ int txn_client_send(struct txn_client *c, const char *buf, uint32_t len);
  * the optional extra header lines e.g. Reason) and send it in a client
  * non-INVITE transaction of its own, now if a provisional arrived, else
  * when one does (RFC 3261 9.1). If no response comes at all, Timer B/C
- * ends the INVITE with ops->timeout. No-op if already final. */
+ * ends the INVITE with ops->timeout. No-op if already final, or if a
+ * CANCEL was already issued (by an earlier call or by Timer C). Returns 0,
+ * -EINVAL (not an INVITE, or not sent yet: abandon it instead), -ENOBUFS
+ * (pools empty: Timer B/C still ends the INVITE). The CANCEL's own final
+ * response is absorbed; the INVITE's 487 is what gets reported. */
 int txn_client_cancel(struct txn_client *c, sip_str_t extra_hdrs);
 
 /* Forget c at once, without CANCEL (e.g. after a final response has been
- * handled, or on failover). Safe to call from inside ops->response for c;
- * ops->client_gone is not called for an abandon. */
+ * handled, or on failover). Safe to call from inside ops->response and
+ * ops->timeout for c; ops->client_gone is not called for an abandon, and
+ * no callback names c afterwards. In Completed (non-2xx final received)
+ * the transaction lives on silently until Timer D/K so it still ACKs
+ * retransmitted finals (17.1.1.2); in every other state it is freed. */
 void txn_client_abandon(struct txn_client *c);
 
 bool txn_client_provisional_seen(const struct txn_client *c);
@@ -211,7 +229,8 @@ struct txn_stats {
 	uint64_t retransmits_absorbed;    /* request retransmissions answered */
 	uint64_t timeouts;                /* B/F/C */
 	uint64_t stray_responses;
-	uint64_t pool_exhausted;
+	uint64_t pool_exhausted;          /* transaction or slab pool empty */
+	uint64_t send_failures;           /* ops->send returned < 0 */
 };
 void txn_shard_stats(const struct txn_shard *sh, struct txn_stats *out);
 

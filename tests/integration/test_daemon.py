@@ -53,7 +53,7 @@ routes:
     from_realm: access
     to_realm: core
     next_hops:
-      - {{ host: 127.0.0.3, port: 5060 }}
+      - {{ host: 127.0.0.3, port: {hop} }}
   - name: core-to-access
     from_realm: core
     to_realm: access
@@ -184,6 +184,21 @@ class Client:
 DAEMON = None
 TMP = None
 PORTS = None
+# The access realm's next hop: a socket of the test, to see what is relayed.
+HOP = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+
+def hop_port():
+    return HOP.getsockname()[1]
+
+
+def hop_recv(method):
+    """Next request of `method` the SBC relayed to the next hop, skipping
+    retransmissions of other tests' requests."""
+    while True:
+        text = HOP.recvfrom(65535)[0].decode("utf-8", "replace")
+        if text.startswith(method + " "):
+            return text
 
 
 def setUpModule():
@@ -191,7 +206,9 @@ def setUpModule():
     TMP = tempfile.TemporaryDirectory(prefix="sbc-test-")
     for _attempt in range(3):  # a port may be taken between probe and bind
         PORTS = free_ports(2)
-        DAEMON = Daemon(CONFIG.format(access=PORTS[0], core=PORTS[1]), TMP.name)
+        HOP.bind(("127.0.0.3", 0))
+        HOP.settimeout(RECV_TIMEOUT)
+        DAEMON = Daemon(CONFIG.format(access=PORTS[0], core=PORTS[1], hop=hop_port()), TMP.name)
         if wait_ready(DAEMON, PORTS[0]):
             return
         DAEMON.kill()
@@ -252,9 +269,14 @@ class SipAnswers(unittest.TestCase):
     def test_options_to_user_at_sbc_address(self):
         self.assertEqual(self.c.ask("OPTIONS", "sip:alice@%s" % HOST)[0], 200)
 
-    def test_options_to_someone_else_is_not_ours(self):
-        status, reason = self.c.ask("OPTIONS", "sip:alice@192.0.2.1")[:2]
-        self.assertEqual(status, 501)
+    def test_options_to_someone_else_is_relayed(self):
+        # Not for the SBC: the access realm's route sends it to the next hop.
+        data, _ = request("OPTIONS", "sip:alice@192.0.2.1", self.c.local_port)
+        self.c.send(data)
+        relayed = hop_recv("OPTIONS")
+        self.assertTrue(relayed.startswith("OPTIONS sip:alice@192.0.2.1 SIP/2.0\r\n"), relayed)
+        self.assertIn("Max-Forwards: 69\r\n", relayed)
+        self.assertRegex(relayed, r"Via: SIP/2\.0/UDP 127\.0\.0\.1:%d;branch=z9hG4bK-sbc-" % PORTS[1])
 
     def test_core_realm_answers(self):
         c = Client(PORTS[1])
@@ -280,16 +302,18 @@ class SipAnswers(unittest.TestCase):
         status, reason = self.c.ask(version="SIP/7.0")[:2]
         self.assertEqual((status, reason), (505, "Version Not Supported"))
 
-    def test_invite_not_implemented(self):
+    def test_invite_gets_100_and_is_relayed(self):
         status, reason, hdrs, _, sent = self.c.ask("INVITE", "sip:bob@192.0.2.1")
-        self.assertEqual(status, 501)
-        self.assertEqual(reason, "Not Implemented - proxying arrives in the next release")
+        self.assertEqual((status, reason), (100, "Trying"))
         self.assertEqual(hdrs["call-id"], [sent["Call-ID"]])
-        self.assertIn(";tag=", hdrs["to"][0])
+        relayed = hop_recv("INVITE")
+        self.assertTrue(relayed.startswith("INVITE sip:bob@192.0.2.1 SIP/2.0\r\n"), relayed)
+        self.assertIn("Record-Route: <sip:127.0.0.1:%d;lr;r2=on>, <sip:127.0.0.1:%d;lr;r2=on>"
+                      % (PORTS[1], PORTS[0]), relayed)
 
-    def test_cancel_and_bye_not_implemented(self):
-        for method in ("CANCEL", "BYE", "REGISTER"):
-            self.assertEqual(self.c.ask(method, "sip:bob@192.0.2.1")[0], 501, method)
+    def test_cancel_of_nothing(self):
+        status, reason = self.c.ask("CANCEL", "sip:bob@192.0.2.1")[:2]
+        self.assertEqual((status, reason), (481, "Call/Transaction Does Not Exist"))
 
     def test_max_forwards_zero(self):
         status, reason = self.c.ask("INVITE", "sip:bob@192.0.2.1",
@@ -389,7 +413,7 @@ class ZStop(unittest.TestCase):
         # A second daemon on the same ports must not join the SO_REUSEPORT
         # group and steal traffic; it fails at start-up instead.
         with tempfile.TemporaryDirectory(prefix="sbc-test2-") as tmp:
-            d = Daemon(CONFIG.format(access=PORTS[0], core=PORTS[1]), tmp)
+            d = Daemon(CONFIG.format(access=PORTS[0], core=PORTS[1], hop=hop_port()), tmp)
             try:
                 rc = d.proc.wait(timeout=10)
                 self.assertEqual(rc, 1)
