@@ -199,10 +199,9 @@ static void early_forget(struct proxy *p, struct pctx *x, bool destroy_early)
 	sip_str_t req = x->s ? txn_server_request(x->s) : SIP_STR_NULL;
 	if (!x->nearly)
 		return;
-	/* Re-parse the stored request for Call-ID and From tag; without the
-	 * server txn (already gone) the early dialogs are left to expire with
-	 * nothing: they never had timers, so destroy them by scanning keys is
-	 * impossible - keep the request alive instead (ctx frees after s). */
+	/* The keys of our early dialogs are the stored request's Call-ID and
+	 * From tag plus the To-tags we kept; callers run this before the
+	 * server transaction (and its stored request) goes away. */
 	if (!req.len || sip_parse(&p->req, req.p, req.len) != SIP_E_OK ||
 	    sip_msg_call_id(&p->req, &cid) <= 0 || sip_msg_from(&p->req, &from) <= 0) {
 		x->nearly = 0;
@@ -593,8 +592,31 @@ static void track_dialog(struct proxy *p, struct pctx *x, struct txn_client *c, 
 	}
 }
 
-/* In-dialog request bookkeeping: CSeq per side; BYE / terminated NOTIFY
- * end the dialog once relayed (see on_final_in_dialog). */
+/* RFC 6665 4.1.3: a NOTIFY's Subscription-State says how long the
+ * subscription lives ("active;expires=600") or that it is over
+ * ("terminated"): the dialog's expiry follows it. */
+static void note_subscription_state(struct proxy *p, struct dlg *d, const struct sip_msg *m)
+{
+	const struct sip_hdr *ss = sip_hdr_first(m, SIP_H_SUBSCRIPTION_STATE);
+	sip_str_t state, e;
+	uint32_t exp;
+	if (!ss)
+		return;
+	const char *semi = memchr(ss->value.p, ';', ss->value.len);
+	state = (sip_str_t){ ss->value.p, semi ? (uint32_t)(semi - ss->value.p) : ss->value.len };
+	while (state.len && (state.p[state.len - 1] == ' ' || state.p[state.len - 1] == '\t'))
+		state.len--;
+	if (sip_str_caseeq_lit(state, "terminated")) {
+		dlg_destroy(p->dlg, d);
+		return;
+	}
+	sip_str_t params = { state.p + state.len, ss->value.len - state.len };
+	if (sip_param_get(params, "expires", &e) > 0 && sip_parse_u32(e, &exp) == 0)
+		dlg_set_expiry(p->dlg, d, exp);
+}
+
+/* In-dialog request bookkeeping: CSeq per side, subscription state; BYE
+ * ends the dialog once relayed (see on_final_in_dialog). */
 static struct dlg *find_dialog(struct proxy *p, const struct sip_msg *m, int *side)
 {
 	struct sip_nameaddr from, to;
@@ -615,16 +637,8 @@ static void note_in_dialog(struct proxy *p, const struct sip_msg *m)
 	struct sip_cseq cs;
 	if (d && sip_msg_cseq(m, &cs) > 0 && cs.seq > d->side[side].cseq)
 		d->side[side].cseq = cs.seq;
-	if (d && m->method == SIP_M_NOTIFY && d->usage == SIP_M_SUBSCRIBE) {
-		const struct sip_hdr *ss = sip_hdr_first(m, SIP_H_SUBSCRIPTION_STATE);
-		uint32_t exp;
-		sip_str_t e;
-		if (ss && ss->value.len >= 10 && sip_str_caseeq_lit((sip_str_t){ ss->value.p, 10 }, "terminated"))
-			dlg_destroy(p->dlg, d);
-		else if (ss && sip_param_get((sip_str_t){ memchr(ss->value.p, ';', ss->value.len),
-							  0 }, "expires", &e) >= 0 && 0)
-			(void)exp;
-	}
+	if (d && m->method == SIP_M_NOTIFY && d->usage == SIP_M_SUBSCRIBE)
+		note_subscription_state(p, d, m);
 }
 
 /* A final response to an in-dialog BYE ends the dialog, whatever its code
@@ -978,8 +992,6 @@ static void send_bye(struct proxy *p, struct dlg *d, int side, const char *why)
 	struct txn_peer to = { .addr = s->addr, .iface = s->iface, .realm = s->realm };
 	sip_str_t branch, from = side == 1 ? d->from : d->to, tov = side == 1 ? d->to : d->from;
 	union sbc_sockaddr a;
-	struct sip_list_iter it;
-	(void)it;
 	/* first hop: the route set's first entry, else the Contact */
 	if (s->route.len) {
 		const char *comma = memchr(s->route.p, ',', s->route.len);
