@@ -179,7 +179,7 @@ static void reply_stateless(struct proxy *p, const struct sip_msg *m, const stru
 			    uint16_t status, const char *reason, const char *extra)
 {
 	p->ctr[PROXY_C_LOCAL_REPLIES]++;
-	int n = sip_reply(m, status, reason, SIP_STR("sbc-sl"),
+	int n = sip_reply(m, status, reason, p->env.sl_tag,
 			  (sip_str_t){ extra, (uint32_t)strlen(extra) }, p->out, sizeof(p->out));
 	send_to(p, from, p->out, n);
 }

@@ -33,6 +33,7 @@ struct proxy_env {
 	uint64_t seed[2];
 	uint32_t max_transactions;   /* per shard, server and client each */
 	uint32_t max_dialogs;        /* per shard */
+	sip_str_t sl_tag;            /* To-tag of stateless responses */
 };
 
 /* Proxy decisions, counted per shard (metrics labels later). */

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,8 +40,11 @@
 #define WORKER_HANDOFF_RING 256u
 #define WORKER_BUFS (IO_BURST_MAX + WORKER_HANDOFF_RING + IO_BURST_MAX)
 
-/* Per-shard capacities (transactions each way, dialogs). */
-#define WORKER_MAX_TXN 16384u
+/* Per-shard capacities (transactions each way, dialogs). lib/txn keeps
+ * about 2.6 KiB per stored message: 4096 each way is ~34 MiB a worker,
+ * enough for ~1000 call setups per second per worker at 64*T1 lifetimes.
+ * Beyond it requests get 503 (counted), never unbounded queues. */
+#define WORKER_MAX_TXN 4096u
 #define WORKER_MAX_DIALOGS 16384u
 
 /* Reply buffer per packet of a burst: a reply copies the request's Via,
@@ -73,8 +75,7 @@ struct worker {
 	const atomic_bool *stop;
 	const struct worker_shared *sh;
 	struct sbc_hash_key shard_key;
-	char to_tag[17];                   /* random, per worker (RFC 3261 19.3) */
-	sip_str_t tag;
+	sip_str_t tag;                     /* sh->sl_tag */
 	char hdr_server[SBC_UA_MAX + 16];  /* "Server: ...\r\n" or "" */
 	char hdr_options[512];             /* extra headers of the 200 to OPTIONS */
 	struct pool *bufs;                 /* struct pktbuf */
@@ -117,6 +118,7 @@ void worker_counters_add(struct worker_counters *a, const struct worker_counters
 	a->tx_failed += b->tx_failed;
 	a->keepalives += b->keepalives;
 	a->options_ok += b->options_ok;
+	a->acks_absorbed += b->acks_absorbed;
 	a->handoff_out += b->handoff_out;
 	a->handoff_in += b->handoff_in;
 	a->handoff_dropped += b->handoff_dropped;
@@ -316,8 +318,16 @@ static bool first_touch_request(struct worker *w, const struct io_pkt *in)
 	bool terminating = m->method == SIP_M_OPTIONS && addressed_to_us(w, in, m);
 	enum sip_err e;
 
-	if (m->method == SIP_M_ACK)
-		return false; /* never answered: the proxy forwards or absorbs it */
+	if (m->method == SIP_M_ACK) {
+		/* The ACK of a stateless non-2xx of ours ends here (RFC 3261
+		 * 17.2.1: hop by hop); any other goes to its shard. */
+		struct sip_nameaddr to;
+		if (sip_msg_to(m, &to) > 0 && sip_str_eq(to.tag, w->tag)) {
+			w->ctr.acks_absorbed++;
+			return true;
+		}
+		return false;
+	}
 	e = sip_proxy_check(m, terminating, supported, unsup, sizeof unsup, &unsup_len);
 	if (e == SIP_E_BAD_EXTENSION) {
 		reply_bad_extension(w, in, unsup, unsup_len);
@@ -553,25 +563,6 @@ void *worker_run(void *arg)
 
 /* ---- set-up ------------------------------------------------------------- */
 
-static void make_tag(struct worker *w)
-{
-	uint8_t rnd[8];
-
-	if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
-		/* Early boot without entropy: unique beats unpredictable here. */
-		struct timespec ts;
-		uint64_t x;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		x = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
-		    w->id;
-		memcpy(rnd, &x, sizeof rnd);
-	}
-	for (unsigned i = 0; i < sizeof rnd; i++)
-		snprintf(w->to_tag + 2 * i, 3, "%02x", rnd[i]);
-	w->tag = (sip_str_t){ w->to_tag, 2 * sizeof rnd };
-}
-
 static void make_headers(struct worker *w)
 {
 	const char *ua = w->cfg->sip.user_agent;
@@ -614,6 +605,7 @@ static int make_proxy(struct worker *w)
 		.seed = { w->sh->seed[0] ^ w->id, w->sh->seed[1] },
 		.max_transactions = WORKER_MAX_TXN,
 		.max_dialogs = WORKER_MAX_DIALOGS,
+		.sl_tag = w->tag,
 	};
 
 	w->wheel = wheel_create(sbc_now_ms());
@@ -642,7 +634,7 @@ struct worker *worker_create(unsigned id, const struct sbc_config *cfg,
 	w->shard_key = (struct sbc_hash_key){ sh->shard_key[0], sh->shard_key[1] };
 	w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	atomic_init(&w->sleeping, false);
-	make_tag(w);
+	w->tag = (sip_str_t){ sh->sl_tag, (uint32_t)strlen(sh->sl_tag) };
 	make_headers(w);
 	if (w->wakefd < 0 || make_buffers(w) < 0 || make_proxy(w) < 0 ||
 	    (io && io->watch && io->watch(q, w->wakefd) < 0)) {

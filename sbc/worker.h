@@ -64,6 +64,7 @@ struct worker_counters {
 	uint64_t tx_failed;                /* datagrams the backend refused */
 	uint64_t keepalives;               /* CRLF pings (RFC 5626 3.5.1) */
 	uint64_t options_ok;               /* OPTIONS to the SBC answered 200 */
+	uint64_t acks_absorbed;            /* ACKs of stateless responses */
 	uint64_t handoff_out;              /* packets handed to their shard's worker */
 	uint64_t handoff_in;               /* packets received from other workers */
 	uint64_t handoff_dropped;          /* ring full or no spare buffer */
@@ -83,6 +84,9 @@ struct worker_shared {
 	struct worker **workers;           /* to wake a sleeping peer */
 	uint64_t shard_key[2];             /* process-wide Call-ID -> shard key */
 	uint64_t seed[2];                  /* per-process secret for the shards */
+	/* To-tag of every stateless response of the process, so whichever
+	 * worker gets the ACK of a stateless 4xx recognises and absorbs it. */
+	char sl_tag[17];
 };
 
 /* Set up worker id on queue q (owned by the caller). NULL on ENOMEM. */

@@ -7,16 +7,16 @@
  * touched once by pool_create, so the first calls never page-fault). With
  * S = max_server, C = max_client and N = 2*S + C stored messages (a server
  * keeps its request and its last response, a client its request):
- *   struct txn_server   S x 256 B (cache-line strided)
- *   struct txn_client   C x 256 B
- *   server match table  16 B x next_pow2(2*S)
+ *   struct txn_server   S x 320 B (296 B padded to cache lines)
+ *   struct txn_client   C x 256 B (224 B padded)
+ *   server match table  8 B x next_pow2(2*S) slots
  *   slab 2 KiB          (N + 8)        buffers: nearly every SIP message
  *   slab 8 KiB          (N/16 + 4)     buffers: large SDP, long Route sets
  *   slab 64 KiB         (N/512 + 2)    buffers: anything up to SIP_MAX_MSG
- *   scratch             ~140 KiB (a sip_msg, a key buffer, an output buffer)
+ *   scratch             ~135 KiB (a sip_msg, a key buffer, an output buffer)
  * i.e. about 2.6 KiB per stored message: S = C = 8192 gives N = 24576,
  * 2 KiB x 24584 + 8 KiB x 1540 + 64 KiB x 50 = 48 + 12 + 3.1 MiB, plus
- * 4 MiB of transactions and 0.5 MiB of table: ~68 MiB per shard. A class
+ * 4.5 MiB of transactions and 128 KiB of table: ~68 MiB per shard. A class
  * that runs dry borrows from the next larger one; when all are dry the
  * create/send call fails and the proxy answers 503 (overload), which is
  * counted in pool_exhausted.

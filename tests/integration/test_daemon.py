@@ -362,20 +362,34 @@ class SipAnswers(unittest.TestCase):
 
 class Workers(unittest.TestCase):
     def test_all_workers_answer(self):
-        """Many source ports spread over both workers (4-tuple hash); every
-        OPTIONS is answered, and the To tags show both workers answered."""
-        clients = [Client(PORTS[0]) for _ in range(32)]
+        """Many source ports spread over both workers (4-tuple hash): every
+        OPTIONS is answered with the process-wide stateless To tag, and each
+        worker's receive count (logged at shutdown) shows both took a share."""
+        tmp = tempfile.TemporaryDirectory()
+        ports = free_ports(2)
+        d = Daemon(CONFIG.format(access=ports[0], core=ports[1], hop=hop_port()), tmp.name)
+        clients = []
         try:
+            self.assertTrue(wait_ready(d, ports[0]), d.log_text())
+            clients = [Client(ports[0]) for _ in range(32)]
             tags = set()
             for c in clients:
                 for _ in range(3):
                     status, _, hdrs, _, _ = c.ask()
                     self.assertEqual(status, 200)
                     tags.add(hdrs["to"][0].split(";tag=")[1])
-            self.assertEqual(len(tags), 2, "To tags seen: %r" % tags)
+            self.assertEqual(len(tags), 1, "To tags seen: %r" % tags)
+            rc, _ = d.stop()
+            log = d.log_text()
+            self.assertEqual(rc, 0, log)
+            counts = [int(n) for n in re.findall(r"worker \d+: received (\d+)", log)]
+            self.assertEqual(len(counts), 2, log)
+            self.assertTrue(all(n > 0 for n in counts), "per-worker receive counts %r" % counts)
         finally:
             for c in clients:
                 c.close()
+            d.kill()
+            tmp.cleanup()
 
 
 class ConfigCheck(unittest.TestCase):
