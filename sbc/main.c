@@ -102,6 +102,8 @@ static int daemon_shared(struct daemon *d)
 	sh->shard_key[1] = rnd[1];
 	sh->seed[0] = rnd[2];
 	sh->seed[1] = rnd[3];
+	if (getrandom(sh->token_key, sizeof sh->token_key, 0) != (ssize_t)sizeof sh->token_key)
+		return -EIO;
 	snprintf(sh->sl_tag, sizeof sh->sl_tag, "%016llx",
 		 (unsigned long long)(rnd[0] ^ rnd[3]));
 	if (d->nworkers < 2)

@@ -13,6 +13,17 @@
  * arriving with Route entries naming the SBC has them removed; the realm of
  * the entry that is not the arrival realm is the way out.
  *
+ * Topology hiding (realm pairs where either realm has hide_topology): the
+ * request leaves with exactly one Via (ours; the received stack stays in
+ * the server transaction and is put back on responses), without Route and
+ * Record-Route (kept in the dialog as route sets), with every Contact
+ * replaced by an authenticated token naming this shard (lib/topo), and
+ * without the headers that name equipment or hosts (HIDE_HEADERS). The
+ * other side then sends its in-dialog requests to that token, and the
+ * dialog gives the real target. REGISTERs from untrusted realms get binding
+ * tokens instead; requests to a binding token go to the address the
+ * device's REGISTER really came from (NAT).
+ *
  * Targets are literal addresses (next hops may be names in the config only
  * if they are IPs today; DNS resolution belongs to the control plane and is
  * not there yet): a Request-URI or Route with a host name gets 404 with a
@@ -28,11 +39,22 @@
 #include "addr.h"
 #include "hash.h"
 #include "pool.h"
+#include "reg.h"
+#include "token.h"
 
 #define OUT_MAX (SIP_MAX_MSG + 4096u)
 #define MAX_EARLY 8u
 #define TAG_MAX_LEN 64u
 #define RS_MAX 1024u /* a route set as text */
+#define MAX_BINDINGS 16384u
+#define MAX_CONTACTS 8u /* per REGISTER */
+
+/* Headers that name equipment or hosts of the other realm: removed when
+ * hiding (Via, Route, Record-Route and Contact are rewritten instead). */
+static const enum sip_hdr_id hide_headers[] = {
+	SIP_H_SERVER, SIP_H_USER_AGENT, SIP_H_WARNING, SIP_H_PATH, SIP_H_ERROR_INFO,
+	SIP_H_CALL_INFO, SIP_H_P_PREFERRED_IDENTITY,
+};
 
 struct realm_info {
 	uint16_t iface;                 /* flattened index of listen[0] */
@@ -56,6 +78,14 @@ struct pctx {
 	bool cancelled;
 	bool provisional;
 	bool upstream_final;            /* a final went upstream */
+	bool hidden;                    /* topology hidden between in and out */
+	bool reg;                       /* REGISTER from a NAT realm: bindings */
+	uint8_t nbind;
+	uint32_t bind_idx[MAX_CONTACTS];/* bindings this REGISTER created */
+	uint16_t bind_gen[MAX_CONTACTS];
+	/* hidden in-dialog target, valid while the request is being built */
+	sip_str_t new_ruri;
+	sip_str_t route_set;
 	uint8_t nearly;
 	uint8_t early_len[MAX_EARLY];
 	char early_tag[MAX_EARLY][TAG_MAX_LEN]; /* To-tags of our early dialogs */
@@ -65,6 +95,8 @@ struct proxy {
 	struct proxy_env env;
 	struct txn_shard *txn;
 	struct dlg_table *dlg;
+	struct reg_table *reg;
+	struct topo_mac *mac;
 	struct pool *ctx_pool;
 	struct sbc_hash_key key;
 	uint64_t rng;
@@ -91,6 +123,11 @@ const char *proxy_counter_name(enum proxy_counter c)
 const uint64_t *proxy_counters(const struct proxy *p)
 {
 	return p->ctr;
+}
+
+uint32_t proxy_bindings(const struct proxy *p)
+{
+	return reg_count(p->reg);
 }
 
 void proxy_stats(const struct proxy *p, struct txn_stats *txn, struct dlg_stats *dlg)
@@ -318,48 +355,204 @@ static int edit_max_forwards(struct sip_editor *e, const struct sip_msg *m, uint
 	return sip_edit_replace_value(e, (uint16_t)(h - m->hdr), (sip_str_t){ num, (uint32_t)n });
 }
 
-/* Insert our Via (and Record-Route) before the first Via line. */
+/* Insert our Via (and Record-Route) before the first Via line; the
+ * Record-Route goes first so the Via lines stay contiguous (some stacks
+ * expect that, though RFC 3261 7.3.1 does not require it). */
 static int edit_via_rr(struct proxy *p, struct sip_editor *e, const struct sip_msg *m,
 		       uint16_t out_realm, uint16_t in_realm, sip_str_t branch, bool rr)
 {
 	const struct realm_info *o = &p->realms[out_realm], *i = &p->realms[in_realm];
 	const struct sip_hdr *fv = sip_hdr_first(m, SIP_H_VIA);
 	uint16_t at = fv ? (uint16_t)(fv - m->hdr) : 0;
+	char via[SBC_HOST_MAX + 128], rrv[2 * SBC_HOST_MAX + 64];
+	int n;
+	if (rr) {
+		if (out_realm == in_realm)
+			n = snprintf(rrv, sizeof(rrv), "<sip:%s;lr>", o->hostport);
+		else
+			n = snprintf(rrv, sizeof(rrv), "<sip:%s;lr;r2=on>, <sip:%s;lr;r2=on>",
+				     o->hostport, i->hostport);
+		if (n < 0 || (size_t)n >= sizeof(rrv))
+			return -ENOSPC;
+		const struct sip_hdr *frr = sip_hdr_first(m, SIP_H_RECORD_ROUTE);
+		uint16_t rat = frr ? (uint16_t)(frr - m->hdr) : at;
+		if (sip_edit_insert_hdr(e, rat, SIP_STR("Record-Route"), (sip_str_t){ rrv, (uint32_t)n }) < 0)
+			return -ENOSPC;
+	}
+	n = snprintf(via, sizeof(via), "SIP/2.0/UDP %s;branch=%.*s;rport", o->hostport,
+		     (int)branch.len, branch.p);
+	if (n < 0 || (size_t)n >= sizeof(via))
+		return -ENOSPC;
+	return sip_edit_insert_hdr(e, at, SIP_STR("Via"), (sip_str_t){ via, (uint32_t)n });
+}
+
+/* ---- topology hiding --------------------------------------------------------- */
+
+static bool hidden_pair(const struct proxy *p, uint16_t a, uint16_t b)
+{
+	return p->env.cfg->realms[a].hide_topology || p->env.cfg->realms[b].hide_topology;
+}
+
+/* Dialog tokens carry 32 bits of the keyed Call-ID hash: a token replayed
+ * into another call is refused before any lookup. */
+static uint32_t callid_id(const struct proxy *p, sip_str_t cid)
+{
+	return (uint32_t)(sbc_siphash24(&p->key, cid.p, cid.len) >> 32);
+}
+
+/* "<sip:TOKEN@hostport>" into out; returns its length or -1. */
+static int token_uri(struct proxy *p, const struct topo_token *t, char *out, size_t cap)
+{
+	const struct realm_info *ri = &p->realms[t->realm];
+	char tok[TOPO_TOKEN_LEN];
+	if (topo_token_mint(p->mac, t, tok) < 0)
+		return -1;
+	int n = snprintf(out, cap, "<sip:%.*s@%s>", (int)TOPO_TOKEN_LEN, tok, ri->hostport);
+	return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+/* Header params of a Contact value (";expires=...;+sip.instance=..."),
+ * without the ones that would only make sense with the original URI. */
+static sip_str_t contact_params(const struct sip_nameaddr *na)
+{
+	return na->params;
+}
+
+static uint32_t contact_expires(const struct sip_msg *m, const struct sip_contact *c)
+{
+	uint32_t e = 3600;
+	if (c->has_expires)
+		return c->expires;
+	(void)sip_msg_expires(m, &e);
+	return e;
+}
+
+/* Rewrite every Contact value of m into the editor: a dialog token towards
+ * `realm`, or for a REGISTER of x a binding token per contact. */
+static int edit_contacts(struct proxy *p, struct pctx *x, const struct sip_msg *m, uint16_t realm,
+			 sip_str_t cid)
+{
+	char val[2048];
+	for (const struct sip_hdr *h = sip_hdr_first(m, SIP_H_CONTACT); h; h = sip_hdr_next(m, h)) {
+		size_t n = 0;
+		/* this line's values only: the iterator, started on this line,
+		 * moves to the next line once this one is used up */
+		struct sip_list_iter it = { m, h, 0 };
+		sip_str_t v;
+		while (sip_list_next(&it, &v) > 0 && it.h == h) {
+			struct sip_contact c;
+			struct topo_token t = { TOPO_DIALOG, (uint8_t)realm, (uint8_t)p->env.shard,
+						callid_id(p, cid), 0 };
+			if (sip_contact_parse(v, &c) < 0)
+				return -EINVAL;
+			if (n)
+				n += (size_t)snprintf(val + n, sizeof(val) - n, ", ");
+			if (c.na.star) {
+				n += (size_t)snprintf(val + n, sizeof(val) - n, "*");
+				continue;
+			}
+			if (x && x->reg) {
+				struct sip_nameaddr to;
+				if (x->nbind >= MAX_CONTACTS || sip_msg_to(m, &to) <= 0)
+					return -EINVAL;
+				struct reg_binding *b = reg_bind(p->reg, to.uri, c.na.uri, &x->in.addr,
+								 x->in.iface, x->in.realm,
+								 contact_expires(m, &c));
+				if (!b)
+					return -ENOSPC;
+				p->ctr[PROXY_C_BINDINGS_CREATED]++;
+				x->bind_idx[x->nbind] = reg_index(p->reg, b);
+				x->bind_gen[x->nbind++] = b->gen;
+				t = (struct topo_token){ TOPO_REG, (uint8_t)realm, (uint8_t)p->env.shard,
+							 reg_index(p->reg, b), b->gen };
+			}
+			int k = token_uri(p, &t, val + n, sizeof(val) - n);
+			if (k < 0)
+				return -ENOSPC;
+			n += (size_t)k;
+			sip_str_t prm = contact_params(&c.na);
+			if (n + prm.len >= sizeof(val))
+				return -ENOSPC;
+			memcpy(val + n, prm.p, prm.len);
+			n += prm.len;
+		}
+		if (n >= sizeof(val))
+			return -ENOSPC;
+		int r = sip_edit_replace_value(&p->ed, (uint16_t)(h - m->hdr), (sip_str_t){ val, (uint32_t)n });
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int edit_hide_headers(struct proxy *p, const struct sip_msg *m, uint16_t in_realm)
+{
+	for (size_t i = 0; i < sizeof(hide_headers) / sizeof(hide_headers[0]); i++)
+		if (sip_edit_delete_all(&p->ed, hide_headers[i]) < 0)
+			return -ENOSPC;
+	/* An identity asserted by an untrusted realm is not an assertion. */
+	if (!p->env.cfg->realms[in_realm].trusted &&
+	    sip_edit_delete_all(&p->ed, SIP_H_P_ASSERTED_IDENTITY) < 0)
+		return -ENOSPC;
+	return 0;
+}
+
+/* A request into a hidden realm: our Via only, no Route/Record-Route of the
+ * other side (the dialog's own route set instead, in dialog), tokens for
+ * Contacts, equipment headers gone. */
+static int build_hidden(struct proxy *p, struct pctx *x, const struct sip_msg *m, sip_str_t branch)
+{
+	struct sip_editor *e = &p->ed;
+	const struct realm_info *o = &p->realms[x->out_realm];
+	const struct sip_hdr *fv = sip_hdr_first(m, SIP_H_VIA);
+	uint16_t at = fv ? (uint16_t)(fv - m->hdr) : 0;
 	char via[SBC_HOST_MAX + 128];
+	sip_str_t cid;
+	if (sip_msg_call_id(m, &cid) <= 0)
+		return -EINVAL;
+	sip_edit_init(e, m);
+	if (x->new_ruri.len &&
+	    sip_edit_replace(e, (uint32_t)(m->ruri.p - m->buf), m->ruri.len, x->new_ruri) < 0)
+		return -ENOSPC;
 	int n = snprintf(via, sizeof(via), "SIP/2.0/UDP %s;branch=%.*s;rport", o->hostport,
 			 (int)branch.len, branch.p);
 	if (n < 0 || (size_t)n >= sizeof(via))
 		return -ENOSPC;
-	int r = sip_edit_insert_hdr(e, at, SIP_STR("Via"), (sip_str_t){ via, (uint32_t)n });
-	if (r < 0 || !rr)
-		return r;
-	char rrv[2 * SBC_HOST_MAX + 64];
-	if (out_realm == in_realm)
-		n = snprintf(rrv, sizeof(rrv), "<sip:%s;lr>", o->hostport);
-	else
-		n = snprintf(rrv, sizeof(rrv), "<sip:%s;lr;r2=on>, <sip:%s;lr;r2=on>", o->hostport,
-			     i->hostport);
-	if (n < 0 || (size_t)n >= sizeof(rrv))
+	if (sip_edit_insert_hdr(e, at, SIP_STR("Via"), (sip_str_t){ via, (uint32_t)n }) < 0 ||
+	    (x->route_set.len && sip_edit_insert_hdr(e, at, SIP_STR("Route"), x->route_set) < 0) ||
+	    sip_edit_delete_all(e, SIP_H_VIA) < 0 || sip_edit_delete_all(e, SIP_H_ROUTE) < 0 ||
+	    sip_edit_delete_all(e, SIP_H_RECORD_ROUTE) < 0 || edit_max_forwards(e, m, at) < 0 ||
+	    edit_hide_headers(p, m, x->in.realm) < 0)
 		return -ENOSPC;
-	const struct sip_hdr *frr = sip_hdr_first(m, SIP_H_RECORD_ROUTE);
-	uint16_t rat = frr ? (uint16_t)(frr - m->hdr) : at;
-	return sip_edit_insert_hdr(e, rat, SIP_STR("Record-Route"), (sip_str_t){ rrv, (uint32_t)n });
+	int r = edit_contacts(p, x, m, x->out_realm, cid);
+	if (r < 0)
+		return r;
+	return sip_edit_serialize(e, p->out, sizeof(p->out));
 }
 
-/* Serialize the stored request of x for the current branch into p->out. */
-static int build_forward(struct proxy *p, struct pctx *x, sip_str_t branch)
+/* Serialize request m of x for the current branch into p->out. */
+static int build_forward(struct proxy *p, struct pctx *x, const struct sip_msg *m, sip_str_t branch)
 {
-	sip_str_t req = txn_server_request(x->s);
 	struct route_scan rs;
-	if (sip_parse(&p->req, req.p, req.len) != SIP_E_OK || scan_routes(p, &p->req, x->in.realm, &rs) < 0)
+	if (x->hidden)
+		return build_hidden(p, x, m, branch);
+	if (scan_routes(p, m, x->in.realm, &rs) < 0)
 		return -EINVAL;
-	sip_edit_init(&p->ed, &p->req);
-	const struct sip_hdr *fv = sip_hdr_first(&p->req, SIP_H_VIA);
-	uint16_t first = fv ? (uint16_t)(fv - p->req.hdr) : 0;
-	if (edit_strip_routes(&p->ed, &p->req, &rs) < 0 || edit_max_forwards(&p->ed, &p->req, first) < 0 ||
-	    edit_via_rr(p, &p->ed, &p->req, x->out_realm, x->in.realm, branch, x->record_route) < 0)
+	sip_edit_init(&p->ed, m);
+	const struct sip_hdr *fv = sip_hdr_first(m, SIP_H_VIA);
+	uint16_t first = fv ? (uint16_t)(fv - m->hdr) : 0;
+	if (edit_strip_routes(&p->ed, m, &rs) < 0 || edit_max_forwards(&p->ed, m, first) < 0 ||
+	    edit_via_rr(p, &p->ed, m, x->out_realm, x->in.realm, branch,
+			x->record_route && x->method != SIP_M_ACK) < 0)
 		return -EINVAL;
 	return sip_edit_serialize(&p->ed, p->out, sizeof(p->out));
+}
+
+/* The stored request of x, parsed into p->req. */
+static const struct sip_msg *stored_request(struct proxy *p, const struct pctx *x)
+{
+	sip_str_t req = txn_server_request(x->s);
+	return sip_parse(&p->req, req.p, req.len) == SIP_E_OK ? &p->req : NULL;
 }
 
 /* ---- next hops --------------------------------------------------------------- */
@@ -434,7 +627,10 @@ static int try_next(struct proxy *p, struct pctx *x)
 		}
 		txn_client_set_user(c, x);
 		x->c = c;
-		int n = build_forward(p, x, branch);
+		const struct sip_msg *req = stored_request(p, x);
+		int n = req ? build_forward(p, x, req, branch) : -EINVAL;
+		if (n == -ENOSPC && x->reg)
+			p->ctr[PROXY_C_REG_TABLE_FULL]++;
 		if (n < 0) {
 			p->ctr[PROXY_C_BUILD_FAILED]++;
 			txn_client_abandon(c);
@@ -473,41 +669,68 @@ static void answer_exhausted(struct proxy *p, struct pctx *x, uint16_t status)
 
 /* ---- dialogs ------------------------------------------------------------------ */
 
-/* Split a Record-Route list around the SBC's own entries: the entries above
- * ours lead to the callee (reversed: nearest first), those below lead to
- * the caller (in order). */
-static void route_sets(struct proxy *p, const struct sip_msg *resp, sip_str_t *to_callee,
-		       sip_str_t *to_caller)
+/* Record-Route values of m, up to 32. */
+static int rr_values(const struct sip_msg *m, sip_str_t *vals)
 {
-	sip_str_t vals[32];
-	int own_first = -1, own_last = -1, n = 0;
 	struct sip_list_iter it;
 	sip_str_t v;
-	sip_list_init(&it, resp, SIP_H_RECORD_ROUTE);
-	while (n < 32 && sip_list_next(&it, &v) > 0) {
-		struct sip_nameaddr na;
-		struct sip_uri u;
-		if (sip_nameaddr_parse(v, &na) == 0 && sip_uri_parse(na.uri, &u) == 0 &&
-		    own_realm_of(p, &u) >= 0) {
-			if (own_first < 0)
-				own_first = n;
-			own_last = n;
-		}
+	int n = 0;
+	sip_list_init(&it, m, SIP_H_RECORD_ROUTE);
+	while (n < 32 && sip_list_next(&it, &v) > 0)
 		vals[n++] = v;
+	return n;
+}
+
+/* vals[from..to) joined with ", " (reversed when step < 0) into buf. */
+static sip_str_t join(char *buf, const sip_str_t *vals, int from, int to, int step)
+{
+	size_t l = 0;
+	for (int i = from; i != to; i += step) {
+		int k = snprintf(buf + l, RS_MAX - l, "%s%.*s", l ? ", " : "", (int)vals[i].len, vals[i].p);
+		if (k < 0 || (size_t)k >= RS_MAX - l)
+			return SIP_STR_NULL; /* too long to keep: the dialog cannot end itself */
+		l += (size_t)k;
 	}
-	size_t l0 = 0, l1 = 0;
+	return (sip_str_t){ buf, (uint32_t)l };
+}
+
+static bool is_own(const struct proxy *p, sip_str_t v)
+{
+	struct sip_nameaddr na;
+	struct sip_uri u;
+	return sip_nameaddr_parse(v, &na) == 0 && sip_uri_parse(na.uri, &u) == 0 && own_realm_of(p, &u) >= 0;
+}
+
+/* Route sets towards each side (RFC 3261 12.1.1 / 12.1.2 from where the
+ * SBC stands). Plain: the response's Record-Route around our own entries:
+ * above ours lead to the callee (nearest first: reversed), below to the
+ * caller. Hidden: we stripped the caller side's Record-Route from the
+ * request (it is the caller's route set, in order) and added none, so the
+ * response's whole list leads to the callee (reversed). */
+static void route_sets(struct proxy *p, bool hidden, const struct sip_msg *req,
+		       const struct sip_msg *resp, sip_str_t *to_callee, sip_str_t *to_caller)
+{
+	sip_str_t vals[32], rvals[32];
+	int n = rr_values(resp, vals);
+	if (hidden) {
+		int rn = rr_values(req, rvals);
+		*to_callee = join(p->rs[0], vals, n - 1, -1, -1);
+		*to_caller = join(p->rs[1], rvals, 0, rn, 1);
+		return;
+	}
+	int own_first = -1, own_last = -1;
+	for (int i = 0; i < n; i++)
+		if (is_own(p, vals[i])) {
+			if (own_first < 0)
+				own_first = i;
+			own_last = i;
+		}
 	if (own_first < 0) {
 		*to_callee = *to_caller = SIP_STR_NULL;
 		return;
 	}
-	for (int i = own_first - 1; i >= 0; i--)
-		l0 += (size_t)snprintf(p->rs[0] + l0, RS_MAX - l0 > 0 ? RS_MAX - l0 : 0, "%s%.*s",
-				       l0 ? ", " : "", (int)vals[i].len, vals[i].p);
-	for (int i = own_last + 1; i < n; i++)
-		l1 += (size_t)snprintf(p->rs[1] + l1, RS_MAX - l1 > 0 ? RS_MAX - l1 : 0, "%s%.*s",
-				       l1 ? ", " : "", (int)vals[i].len, vals[i].p);
-	*to_callee = (sip_str_t){ p->rs[0], (uint32_t)(l0 < RS_MAX ? l0 : 0) };
-	*to_caller = (sip_str_t){ p->rs[1], (uint32_t)(l1 < RS_MAX ? l1 : 0) };
+	*to_callee = join(p->rs[0], vals, own_first - 1, -1, -1);
+	*to_caller = join(p->rs[1], vals, own_last + 1, n, 1);
 }
 
 static sip_str_t first_contact_uri(const struct sip_msg *m)
@@ -531,7 +754,7 @@ static void dlg_fill(struct proxy *p, struct dlg *d, struct pctx *x, const struc
 	struct sip_cseq cs;
 	d->from = dlg_store(d, sip_hdr_first(req, SIP_H_FROM)->value);
 	d->to = dlg_store(d, sip_hdr_first(resp, SIP_H_TO)->value);
-	route_sets(p, resp, &to_callee, &to_caller);
+	route_sets(p, x->hidden, req, resp, &to_callee, &to_caller);
 	d->side[0].addr = x->in.addr;
 	d->side[0].iface = x->in.iface;
 	d->side[0].realm = x->in.realm;
@@ -672,15 +895,79 @@ static int edit_pop_via(struct sip_editor *e, const struct sip_msg *m)
 	return sip_edit_delete_hdr(e, (uint16_t)(h - m->hdr));
 }
 
-static void relay_response(struct proxy *p, struct pctx *x, const struct sip_msg *m)
+/* A 2xx to a REGISTER of a NAT'd device: its Contact list back to what the
+ * device registered (the registrar sees tokens; the device its own URIs),
+ * with the expiry granted per binding; other contacts of the AOR (other
+ * devices, other realms' tokens) are not the device's business. */
+static int edit_reg_contacts(struct proxy *p, struct pctx *x, const struct sip_msg *m)
+{
+	char val[4096];
+	size_t n = 0;
+	struct sip_list_iter it;
+	sip_str_t v;
+	uint32_t hdr_exp = 3600;
+	(void)sip_msg_expires(m, &hdr_exp);
+	sip_list_init(&it, m, SIP_H_CONTACT);
+	while (sip_list_next(&it, &v) > 0) {
+		struct sip_contact c;
+		struct sip_uri u;
+		struct topo_token t;
+		if (sip_contact_parse(v, &c) < 0 || c.na.star || sip_uri_parse(c.na.uri, &u) < 0 ||
+		    topo_token_check(p->mac, u.user, &t) < 0 || t.kind != TOPO_REG)
+			continue;
+		for (unsigned i = 0; i < x->nbind; i++) {
+			if (t.id != x->bind_idx[i] || t.gen != x->bind_gen[i])
+				continue;
+			struct reg_binding *b = reg_get(p->reg, t.id, t.gen);
+			if (!b)
+				break;
+			uint32_t exp = c.has_expires ? c.expires : hdr_exp;
+			int k = snprintf(val + n, sizeof(val) - n, "%s<%.*s>;expires=%u", n ? ", " : "",
+					 (int)b->contact_len, b->contact, exp);
+			if (k < 0 || (size_t)k >= sizeof(val) - n)
+				return -ENOSPC;
+			n += (size_t)k;
+			reg_confirm(p->reg, b, exp);
+		}
+	}
+	if (sip_edit_delete_all(&p->ed, SIP_H_CONTACT) < 0)
+		return -ENOSPC;
+	if (!n)
+		return 0;
+	return sip_edit_insert_hdr(&p->ed, m->nhdr, SIP_STR("Contact"), (sip_str_t){ val, (uint32_t)n });
+}
+
+/* Our Via off; hidden: the stored request's Via stack back on, Record-Route
+ * off, Contacts tokenised (or restored for REGISTER), equipment headers. */
+static int build_response(struct proxy *p, struct pctx *x, const struct sip_msg *m)
 {
 	struct sip_editor *e = &p->ed;
-	sip_edit_init(e, m);
-	if (edit_pop_via(e, m) < 0) {
-		p->ctr[PROXY_C_BUILD_FAILED]++;
-		return;
+	if (!x->hidden) {
+		sip_edit_init(e, m);
+		return edit_pop_via(e, m) < 0 ? -EINVAL : sip_edit_serialize(e, p->out, sizeof(p->out));
 	}
-	int n = sip_edit_serialize(e, p->out, sizeof(p->out));
+	const struct sip_msg *req = x->s ? stored_request(p, x) : NULL;
+	const struct sip_hdr *fv = sip_hdr_first(m, SIP_H_VIA);
+	sip_str_t cid;
+	if (!req || !fv || sip_msg_call_id(m, &cid) <= 0)
+		return -EINVAL;
+	sip_edit_init(e, m);
+	for (const struct sip_hdr *h = sip_hdr_first(req, SIP_H_VIA); h; h = sip_hdr_next(req, h))
+		if (sip_edit_replace(e, fv->off, 0, (sip_str_t){ req->buf + h->off, h->end - h->off }) < 0)
+			return -ENOSPC;
+	if (sip_edit_delete_all(e, SIP_H_VIA) < 0 || sip_edit_delete_all(e, SIP_H_RECORD_ROUTE) < 0 ||
+	    edit_hide_headers(p, m, x->out_realm) < 0)
+		return -ENOSPC;
+	int r = x->reg ? (m->status >= 200 && m->status < 300 ? edit_reg_contacts(p, x, m) : 0)
+		       : edit_contacts(p, NULL, m, x->in.realm, cid);
+	if (r < 0)
+		return r;
+	return sip_edit_serialize(e, p->out, sizeof(p->out));
+}
+
+static void relay_response(struct proxy *p, struct pctx *x, const struct sip_msg *m)
+{
+	int n = build_response(p, x, m);
 	if (n < 0) {
 		p->ctr[PROXY_C_BUILD_FAILED]++;
 		return;
@@ -691,7 +978,8 @@ static void relay_response(struct proxy *p, struct pctx *x, const struct sip_msg
 		return;
 	}
 	/* The server transaction is gone (a late 2xx retransmission): relay
-	 * statelessly to the same upstream peer (RFC 6026 7.2). */
+	 * statelessly to the same upstream peer (RFC 6026 7.2). Hidden
+	 * responses need the stored Via stack, gone with it: dropped. */
 	p->ctr[PROXY_C_STATELESS_RESPONSES]++;
 	send_to(p, &x->in, p->out, n);
 }
@@ -804,17 +1092,103 @@ static const struct sbc_route *route_lookup(const struct proxy *p, const struct 
 	return NULL;
 }
 
-/* Decide where x goes: Route set of the SBC (in-dialog, preloaded) or the
- * routing table. Returns 0, or a status to answer. */
+/* An in-dialog request at one of our dialog tokens: the dialog gives the
+ * other side's target, route set and (for NAT realms) latched address. */
+static uint16_t resolve_dialog(struct proxy *p, struct pctx *x, const struct sip_msg *m,
+			       const struct topo_token *t, const char **reason)
+{
+	sip_str_t cid;
+	int side;
+	if (sip_msg_call_id(m, &cid) <= 0 || t->id != callid_id(p, cid)) {
+		p->ctr[PROXY_C_TOKENS_FORGED]++;
+		*reason = "Forbidden - token does not belong to this call";
+		return 403;
+	}
+	struct dlg *d = find_dialog(p, m, &side);
+	if (!d) {
+		p->ctr[PROXY_C_UNKNOWN_DIALOG]++;
+		*reason = "Call/Transaction Does Not Exist";
+		return 481;
+	}
+	const struct dlg_side *to = &d->side[1 - side];
+	union sbc_sockaddr a = to->addr;
+	/* Trusted realms route by the book (route set, else Contact); towards
+	 * an untrusted realm the latched source address is what works behind
+	 * NAT. */
+	if (p->env.cfg->realms[to->realm].trusted) {
+		const char *comma = to->route.len ? memchr(to->route.p, ',', to->route.len) : NULL;
+		sip_str_t first = { to->route.p, comma ? (uint32_t)(comma - to->route.p) : to->route.len };
+		if (!(first.len && nameaddr_target(first, &a) == 0) && to->contact.len) {
+			struct sip_uri u;
+			union sbc_sockaddr c;
+			if (sip_uri_parse(to->contact, &u) == 0 && uri_target(&u, &c) == 0)
+				a = c;
+		}
+	}
+	x->hidden = true;
+	x->by_table = false;
+	x->out_realm = to->realm;
+	x->new_ruri = to->contact;
+	x->route_set = to->route;
+	x->target.addr = a;
+	x->target.realm = to->realm;
+	x->target.iface = to->iface;
+	return 0;
+}
+
+/* A request to a device's binding token: to the address its REGISTER came
+ * from, with the device's own Contact as Request-URI. The dialog it may
+ * create lives in this shard (the token's), so its Contacts must be our
+ * tokens too: hidden whatever the realms say. */
+static uint16_t resolve_binding(struct proxy *p, struct pctx *x, const struct topo_token *t,
+				const char **reason)
+{
+	struct reg_binding *b = reg_get(p->reg, t->id, t->gen);
+	if (!b) {
+		p->ctr[PROXY_C_NO_BINDING]++;
+		*reason = "Not Found - no such registration";
+		return 404;
+	}
+	x->hidden = true;
+	x->by_table = false;
+	x->out_realm = b->realm;
+	x->new_ruri = (sip_str_t){ b->contact, b->contact_len };
+	x->target.addr = b->addr;
+	x->target.realm = b->realm;
+	x->target.iface = b->iface;
+	return 0;
+}
+
+/* A Request-URI naming one of our tokens (a Contact we advertised). */
+static int ruri_token(struct proxy *p, const struct sip_uri *ruri, struct topo_token *t)
+{
+	if (ruri->user.len != TOPO_TOKEN_LEN || own_realm_of(p, ruri) < 0)
+		return -EINVAL;
+	return topo_token_check(p->mac, ruri->user, t);
+}
+
+/* Decide where x goes: one of our tokens, the Route set of the SBC
+ * (in-dialog, preloaded), or the routing table. Returns 0, or a status to
+ * answer. */
 static uint16_t resolve(struct proxy *p, struct pctx *x, const struct sip_msg *m, const char **reason)
 {
 	struct route_scan rs;
 	struct sip_uri ruri;
+	struct topo_token tk;
 	union sbc_sockaddr a;
 	if (scan_routes(p, m, x->in.realm, &rs) < 0 || sip_uri_parse(m->ruri, &ruri) < 0) {
 		*reason = "Bad Request - Malformed Route";
 		return 400;
 	}
+	int tr = rs.own ? -EINVAL : ruri_token(p, &ruri, &tk);
+	if (tr == -EBADMSG) {
+		p->ctr[PROXY_C_TOKENS_FORGED]++;
+		*reason = "Forbidden - invalid token";
+		return 403;
+	}
+	if (tr == 0)
+		return tk.kind == TOPO_REG ? resolve_binding(p, x, &tk, reason)
+					   : resolve_dialog(p, x, m, &tk, reason);
 	if (rs.own) {
 		/* loose routing: next Route value, else the Request-URI */
 		int ok = rs.next.len ? nameaddr_target(rs.next, &a) : uri_target(&ruri, &a);
@@ -840,6 +1214,8 @@ static uint16_t resolve(struct proxy *p, struct pctx *x, const struct sip_msg *m
 	}
 	x->route = rt;
 	x->out_realm = (uint16_t)rt->to_realm;
+	x->hidden = hidden_pair(p, x->in.realm, x->out_realm);
+	x->reg = m->method == SIP_M_REGISTER && !p->env.cfg->realms[x->in.realm].trusted;
 	if (rt->by_ruri) {
 		if (uri_target(&ruri, &a) < 0) {
 			p->ctr[PROXY_C_UNRESOLVABLE]++;
@@ -853,6 +1229,23 @@ static uint16_t resolve(struct proxy *p, struct pctx *x, const struct sip_msg *m
 	x->by_table = true;
 	order_hops(p, x);
 	return 0;
+}
+
+/* RFC 3261 12.2.2: a target refresh request (re-INVITE, UPDATE, and the
+ * subscription ones) moves the sender's remote target to its new Contact. */
+static void refresh_target(struct proxy *p, const struct sip_msg *m)
+{
+	int side;
+	struct dlg *d;
+	if (m->method != SIP_M_INVITE && m->method != SIP_M_UPDATE && m->method != SIP_M_SUBSCRIBE &&
+	    m->method != SIP_M_NOTIFY && m->method != SIP_M_REFER)
+		return;
+	sip_str_t c = first_contact_uri(m);
+	if (!c.len || !(d = find_dialog(p, m, &side)) || sip_str_eq(c, d->side[side].contact))
+		return;
+	sip_str_t stored = dlg_store(d, c);
+	if (stored.len)
+		d->side[side].contact = stored;
 }
 
 static void handle_new(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
@@ -885,6 +1278,8 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 	if (x->in_dialog)
 		note_in_dialog(p, m);
 	uint16_t st = resolve(p, x, m, &reason);
+	if (!st && x->in_dialog && x->hidden)
+		refresh_target(p, m);
 	if (st) {
 		x->upstream_final = true;
 		p->ctr[PROXY_C_LOCAL_REPLIES]++;
@@ -927,29 +1322,19 @@ static void forward_ack(struct proxy *p, const struct sip_msg *m, const struct t
 	struct pctx tmp;
 	const char *reason;
 	struct sip_via top;
+	struct txn_peer to;
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.in = *from;
 	tmp.method = SIP_M_ACK;
 	note_in_dialog(p, m);
-	if (resolve(p, &tmp, m, &reason) != 0 || sip_msg_top_via(m, &top) <= 0)
-		return;
-	struct txn_peer to;
-	if (!next_target(p, &tmp, &to))
+	if (resolve(p, &tmp, m, &reason) != 0 || sip_msg_top_via(m, &top) <= 0 ||
+	    !next_target(p, &tmp, &to))
 		return;
 	uint64_t h = sbc_siphash24(&p->key, top.branch.p, top.branch.len);
 	char br[40];
 	int bl = snprintf(br, sizeof(br), "z9hG4bK-sbcsl-%016llx", (unsigned long long)h);
-	struct route_scan rs;
-	if (scan_routes(p, m, from->realm, &rs) < 0)
-		return;
-	sip_edit_init(&p->ed, m);
-	const struct sip_hdr *fv = sip_hdr_first(m, SIP_H_VIA);
-	uint16_t first = fv ? (uint16_t)(fv - m->hdr) : 0;
-	if (edit_strip_routes(&p->ed, m, &rs) < 0 || edit_max_forwards(&p->ed, m, first) < 0 ||
-	    edit_via_rr(p, &p->ed, m, tmp.out_realm, from->realm, (sip_str_t){ br, (uint32_t)bl }, false) < 0)
-		return;
 	p->ctr[PROXY_C_FORWARDED_ACKS]++;
-	send_to(p, &to, p->out, sip_edit_serialize(&p->ed, p->out, sizeof(p->out)));
+	send_to(p, &to, p->out, build_forward(p, &tmp, m, (sip_str_t){ br, (uint32_t)bl }));
 }
 
 void proxy_input(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
@@ -1055,6 +1440,8 @@ void proxy_timer(struct wheel_timer *t, void *proxy)
 		txn_timer_fire(p->txn, t);
 	else if ((t->tag & 0xffff0000u) == DLG_TIMER_TAG_BASE)
 		dlg_timer_fire(p->dlg, t);
+	else if (t->tag == REG_TIMER_TAG)
+		reg_timer_fire(p->reg, t);
 }
 
 /* ---- set-up ------------------------------------------------------------------------ */
@@ -1113,7 +1500,10 @@ struct proxy *proxy_create(const struct proxy_env *env)
 	p->txn = txn_shard_create(&tc, env->wheel, &txn_ops_tab, p);
 	p->dlg = dlg_table_create(&dc, env->wheel, &dlg_ops_tab, p);
 	p->ctx_pool = pool_create(env->max_transactions, sizeof(struct pctx), 0);
-	if (!p->txn || !p->dlg || !p->ctx_pool)
+	uint64_t rseed[2] = { env->seed[0] ^ 0x726567, env->seed[1] };
+	p->reg = reg_table_create(MAX_BINDINGS, env->wheel, rseed);
+	p->mac = topo_mac_create(env->token_key, env->token_key_len);
+	if (!p->txn || !p->dlg || !p->ctx_pool || !p->reg || !p->mac)
 		goto fail;
 	return p;
 fail:
@@ -1127,6 +1517,8 @@ void proxy_destroy(struct proxy *p)
 		return;
 	txn_shard_destroy(p->txn);
 	dlg_table_destroy(p->dlg);
+	reg_table_destroy(p->reg);
+	topo_mac_destroy(p->mac);
 	pool_destroy(p->ctx_pool);
 	free(p->realms);
 	free(p);

@@ -34,6 +34,8 @@ struct proxy_env {
 	uint32_t max_transactions;   /* per shard, server and client each */
 	uint32_t max_dialogs;        /* per shard */
 	sip_str_t sl_tag;            /* To-tag of stateless responses */
+	const uint8_t *token_key;    /* secret of Contact tokens (all workers) */
+	size_t token_key_len;
 };
 
 /* Proxy decisions, counted per shard (metrics labels later). */
@@ -53,7 +55,13 @@ struct proxy_env {
 	X(DIALOGS_EXPIRED, "dialogs ended by the SBC (max duration)")          \
 	X(STRAY_RESPONSES, "responses matching no transaction")               \
 	X(ABSORBED, "retransmissions absorbed")                              \
-	X(BUILD_FAILED, "messages that did not fit the output buffer")
+	X(BUILD_FAILED, "messages that did not fit the output buffer")        \
+	X(TOKENS_FORGED, "requests to a token whose MAC is wrong (403)")      \
+	X(UNKNOWN_DIALOG, "in-dialog requests for no known dialog (481)")     \
+	X(NO_BINDING, "requests to a registration that is gone (404)")       \
+	X(BINDINGS_CREATED, "registration bindings created")                 \
+	X(BINDINGS_REMOVED, "registration bindings removed by the device")    \
+	X(REG_TABLE_FULL, "REGISTERs refused: binding table full (503)")
 
 enum proxy_counter {
 #define PROXY_CTR_ENUM(n, d) PROXY_C_##n,
@@ -78,5 +86,6 @@ void proxy_timer(struct wheel_timer *t, void *proxy);
 
 const uint64_t *proxy_counters(const struct proxy *p);  /* PROXY_C__COUNT */
 void proxy_stats(const struct proxy *p, struct txn_stats *txn, struct dlg_stats *dlg);
+uint32_t proxy_bindings(const struct proxy *p);
 
 #endif /* SBC_PROXY_H */

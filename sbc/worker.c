@@ -30,6 +30,7 @@
 #include "log.h"
 #include "pool.h"
 #include "proxy.h"
+#include "token.h"
 #include "wheel.h"
 
 /* An idle worker wakes at least this often to notice the stop flag. */
@@ -359,6 +360,16 @@ static unsigned shard_of(const struct worker *w, const struct sip_msg *m)
 		if (s >= 0 && (unsigned)s < n)
 			return (unsigned)s;
 	}
+	if (m->is_request) {
+		/* A request to one of our tokens belongs to the shard that minted
+		 * it (a call to a registered device lives with its binding). Only
+		 * peeked here; the owner verifies the MAC. */
+		struct sip_uri u;
+		struct topo_token t;
+		if (sip_uri_parse(m->ruri, &u) == 0 && u.user.len == TOPO_TOKEN_LEN &&
+		    topo_token_peek(u.user, &t) == 0 && t.shard < n)
+			return t.shard;
+	}
 	(void)sip_msg_call_id(m, &cid);
 	return sbc_shard_of(&w->shard_key, cid.p, cid.len, n);
 }
@@ -377,7 +388,13 @@ static bool accept_message(struct worker *w, const struct io_pkt *in)
 	enum sip_err e;
 
 	if (in->len && (in->buf[0] == '\r' || in->buf[0] == '\n') && is_keepalive(in->buf, in->len)) {
+		/* RFC 5626 4.4.1 ping: answer the pong, which also refreshes the
+		 * NAT pinhole from our side. */
 		w->ctr.keepalives++;
+		if (in->len >= 4) {
+			memcpy(tx_slot(w), "\r\n", 2);
+			tx_commit(w, 2, in->iface, in->realm, &in->src);
+		}
 		return false;
 	}
 	e = sip_parse(&w->msg, in->buf, in->len);
@@ -606,6 +623,8 @@ static int make_proxy(struct worker *w)
 		.max_transactions = WORKER_MAX_TXN,
 		.max_dialogs = WORKER_MAX_DIALOGS,
 		.sl_tag = w->tag,
+		.token_key = w->sh->token_key,
+		.token_key_len = sizeof w->sh->token_key,
 	};
 
 	w->wheel = wheel_create(sbc_now_ms());

@@ -87,6 +87,9 @@ struct worker_shared {
 	/* To-tag of every stateless response of the process, so whichever
 	 * worker gets the ACK of a stateless 4xx recognises and absorbs it. */
 	char sl_tag[17];
+	/* HMAC secret of the Contact tokens; one for all workers so any of
+	 * them can mint a token another one verifies. */
+	uint8_t token_key[32];
 };
 
 /* Set up worker id on queue q (owned by the caller). NULL on ENOMEM. */

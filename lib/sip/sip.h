@@ -466,8 +466,8 @@ SIP_MUST_CHECK int sip_reply(const struct sip_msg *m, uint16_t status, const cha
  * into the editor's own scratch arena at the call, so callers may pass
  * stack temporaries. Edits may be given in any order; overlapping edits are
  * refused (-EINVAL). Body replacement fixes Content-Length (or adds one). */
-#define SIP_EDIT_MAX_OPS     64u
-#define SIP_EDIT_SCRATCH     4096u
+#define SIP_EDIT_MAX_OPS     192u  /* a hidden rewrite deletes every Via line */
+#define SIP_EDIT_SCRATCH     16384u /* room to restore a whole Via stack */
 
 struct sip_edit_op {
 	uint32_t off;        /* replace buf[off, off+len) ... */

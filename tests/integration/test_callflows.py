@@ -1,0 +1,1350 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""SIP call flows through the sbc proxy core (Python 3 standard library only).
+
+usage: test_callflows.py SBC_BINARY SOURCE_DIR [-k PATTERN]... [-v] [--trace]
+                         [--log-level LEVEL]
+       test_callflows.py --direct [-k PATTERN]...   # UAs talk to each other,
+                                                    # no SBC: proves the harness
+       test_callflows.py --mock [-k PATTERN]...     # a Python model of the spec'd
+                                                    # proxy (sipua.RefProxy)
+
+Topology (every test starts its own daemon on a temporary configuration with
+free ports, and stops it, by PID, when the test ends):
+
+    phones 127.0.0.4:*  --  access 127.0.0.1:PA  [sbc]  core 127.0.0.2:PC  --  127.0.0.3:PU1 (hop 1)
+                                                                           --  127.0.0.3:PU2 (hop 2)
+                                                                           --  127.0.0.3:*   (core UAs)
+
+Every relayed message is compared with what the sender sent, transformed as a
+stateful double-Record-Route proxy must (one Via of the SBC on top, Max-Forwards
+decremented or 70 added, Record-Route of both SBC sides on dialog-creating
+requests, its own Route entries consumed, its Via removed from responses; all
+else, body included, byte for byte). A mismatch prints a diff of expected
+versus received and the ladder of the whole test (every datagram of every UA)
+plus the end of the SBC log.
+
+-k PATTERN runs the tests whose name contains PATTERN (unittest -k rules).
+--trace prints the ladder with full messages for every test, pass or fail.
+"""
+import atexit
+import functools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sipua  # noqa: E402
+from sipua import (UA, DEFAULT_TIMEOUT, Expected, Match, NameAddr, RefProxy, SipMessage,  # noqa: E402
+                   Uri, Via, assert_message, canon, ladder, make_request, new_call_id, new_tag,
+                   sdp)
+
+ACCESS_IP = "127.0.0.1"   # SBC, access realm
+CORE_IP = "127.0.0.2"     # SBC, core realm
+UAS_IP = "127.0.0.3"      # core side: next hops, registrar, core UAs
+PHONE_IP = "127.0.0.4"    # access side: phones
+
+T1 = 0.1
+TIMER_B = 64 * T1          # 6.4 s
+TIMER_C = 3.0
+# Branches of the SBC's Via: "z9hG4bK-sbc-" (stateful) or "z9hG4bK-sbcsl-"
+# (ACK of a 2xx, forwarded statelessly): both start with this.
+SBC_BRANCH_PREFIX = "z9hG4bK-sbc"
+RURI_BOB = "sip:bob@%s" % UAS_IP
+
+MODE = "sbc"               # sbc | direct | mock
+SBC = None
+SRC = None
+LOG_LEVEL = "info"
+TRACE = False
+
+CONFIG = """\
+workers: 2
+log_level: {log_level}
+sip:
+  t1_ms: 100
+  t2_ms: 400
+  t4_ms: 500
+  timer_c_ms: 3000
+  user_agent: "sbc-callflows"
+control:
+  metrics: ""
+realms:
+  - name: access
+    trusted: false
+    hide_topology: false
+    listen:
+      - {{ address: {access_ip}, port: {pa}, transport: udp }}
+    advertise: {access_ip}
+    media: {{ address: {access_ip}, ports: 41000-41999 }}
+  - name: core
+    trusted: true
+    hide_topology: false
+    listen:
+      - {{ address: {core_ip}, port: {pc}, transport: udp }}
+    advertise: {core_ip}
+    media: {{ address: {core_ip}, ports: 42000-42999 }}
+routes:
+  - name: access-to-core
+    from_realm: access
+    to_realm: core
+    next_hops:
+{hops}
+  - name: core-to-access
+    from_realm: core
+    to_realm: access
+    next_hops: ruri
+"""
+
+PIDF_OPEN = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
+             "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"sip:bob@127.0.0.3\">\r\n"
+             "  <tuple id=\"t1\"><status><basic>open</basic></status></tuple>\r\n"
+             "</presence>\r\n").encode()
+PIDF_CLOSED = PIDF_OPEN.replace(b"open", b"closed")
+UTF8_TEXT = "Grüße — ☎ héllo, ça marche? ✓\r\nline two;with,commas <and> \"quotes\"".encode("utf-8")
+
+
+def rr(addr):
+    return "<sip:%s:%d;lr;r2=on>" % addr
+
+
+def free_port(host):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+# ---------------------------------------------------------------------------
+# The SBC under test
+
+_RUNNING = set()   # daemons this process started and has not stopped yet
+
+
+def _stop_all():
+    for d in list(_RUNNING):
+        d.stop()
+
+
+def _on_sigterm(signum, frame):
+    # meson's timeout: unwind (tearDown / atexit stop our daemon) instead of dying
+    raise KeyboardInterrupt("SIGTERM")
+
+
+atexit.register(_stop_all)
+
+
+class Daemon:
+    """The sbc binary on a temporary configuration; stopped by PID."""
+
+    def __init__(self, workdir, config_text):
+        self.cfg = os.path.join(workdir, "sbc.yaml")
+        with open(self.cfg, "w") as f:
+            f.write(config_text)
+        self.logpath = os.path.join(workdir, "sbc.log")
+        self.log = open(self.logpath, "w+")
+        self.proc = subprocess.Popen([SBC, "-c", self.cfg], stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        _RUNNING.add(self)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def exit_code(self):
+        return self.proc.poll()
+
+    def log_text(self):
+        try:
+            self.log.flush()
+            with open(self.logpath, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        _RUNNING.discard(self)
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(timeout=5)
+        finally:
+            if not self.log.closed:
+                self.log.close()
+
+
+class Mock:
+    """sipua.RefProxy in place of the daemon (--mock)."""
+
+    def __init__(self, access, core, hops):
+        self.proxy = RefProxy(access, core, hops, t1=T1, timer_c=TIMER_C)
+
+    def alive(self):
+        return self.proxy.alive()
+
+    def exit_code(self):
+        return None
+
+    def log_text(self):
+        return "\n".join(self.proxy.log)
+
+    def stop(self):
+        self.proxy.close()
+
+
+def wait_ready(sbc, addrs, timeout=10.0):
+    """Any SIP answer to an OPTIONS on every listen address = up."""
+    probe = UA(PHONE_IP, 0, name="probe")
+    try:
+        for addr in addrs:
+            deadline = time.monotonic() + timeout
+            while True:
+                if not sbc.alive():
+                    return "exited with status %s" % sbc.exit_code()
+                req = make_request("OPTIONS", "sip:%s:%d" % addr, from_="<sip:probe@%s>;tag=%s"
+                                   % (PHONE_IP, new_tag()), to="<sip:%s:%d>" % addr,
+                                   call_id=new_call_id(), cseq=1, via_host=probe.host,
+                                   via_port=probe.port)
+                probe.send(req, addr)
+                try:
+                    probe.expect(call_id=req.call_id, timeout=0.05)
+                    break
+                except AssertionError:
+                    if time.monotonic() > deadline:
+                        return "no answer to OPTIONS at %s:%d within %.0f s" % (addr + (timeout,))
+        return None
+    finally:
+        probe.close()
+
+
+# ---------------------------------------------------------------------------
+# The network of one test: SBC (or not), UAs, expectation builders
+
+class Net:
+    def __init__(self, test, single_hop=False):
+        self.test = test
+        self.t0 = time.monotonic()
+        self.uas = []
+        self.sbc = None
+        self.tmp = None
+        self.access = self.core = None
+        self.uas1 = self.ua(UAS_IP, "bob", "uas1")      # next hop 1 / registrar
+        self.uas2 = self.ua(UAS_IP, "bob", "uas2")      # next hop 2
+        if MODE == "direct":
+            return
+        hops = [(UAS_IP, self.uas1.port, 1)] + ([] if single_hop else [(UAS_IP, self.uas2.port, 2)])
+        err = None
+        for _attempt in range(3):   # a probed port may be taken before the daemon binds it
+            self.access = (ACCESS_IP, free_port(ACCESS_IP))
+            self.core = (CORE_IP, free_port(CORE_IP))
+            if MODE == "mock":
+                self.sbc = Mock(self.access, self.core, hops)
+                return
+            self.tmp = tempfile.TemporaryDirectory(prefix="sbc-callflows-")
+            text = CONFIG.format(
+                log_level=LOG_LEVEL, access_ip=ACCESS_IP, core_ip=CORE_IP,
+                pa=self.access[1], pc=self.core[1],
+                hops="\n".join("      - { host: %s, port: %d, priority: %d, weight: 1 }" % h
+                               for h in hops))
+            self.sbc = Daemon(self.tmp.name, text)
+            err = wait_ready(self.sbc, [self.access, self.core])
+            if err is None:
+                return
+            self.sbc_log_at_failure = self.sbc.log_text()
+            self.sbc.stop()
+            self.tmp.cleanup()
+            self.sbc = self.tmp = None
+        self.close()
+        raise RuntimeError("sbc did not start (%s); configuration:\n%s\nlog:\n%s"
+                           % (err, text, self.sbc_log_at_failure))
+
+    # -- UAs -----------------------------------------------------------------------
+    def ua(self, host, user, name=None):
+        ua = UA(host, 0, name=name or user, user=user, t1=T1, clock=self.t0)
+        self.uas.append(ua)
+        return ua
+
+    def phone(self, user="alice", name=None):
+        return self.ua(PHONE_IP, user, name)
+
+    def core_ua(self, user="carol", name=None):
+        return self.ua(UAS_IP, user, name)
+
+    @property
+    def proxied(self):
+        return MODE != "direct"
+
+    def side(self, ua):
+        return "core" if ua.host == UAS_IP else "access"
+
+    def sbc_addr(self, side):
+        return self.access if side == "access" else self.core
+
+    def to_core(self):
+        """Where a phone sends requests for the core (SBC access side; direct:
+        next hop 1)."""
+        return self.access if self.proxied else self.uas1.addr
+
+    def to_access(self, phone):
+        return self.core if self.proxied else phone.addr
+
+    def sbc_routes(self, side):
+        """Route set a UA on that side uses towards the SBC (double RR)."""
+        if not self.proxied:
+            return []
+        me, other = self.sbc_addr(side), self.sbc_addr("core" if side == "access" else "access")
+        return [rr(me), rr(other)]
+
+    # -- expectations --------------------------------------------------------------
+    def sbc_via(self, side):
+        addr = self.sbc_addr(side)
+
+        def ok(v):
+            via = Via(v)
+            return (via.transport == "UDP" and via.host == addr[0] and via.port == addr[1]
+                    and (via.branch or "").startswith(SBC_BRANCH_PREFIX))
+        return Match("SIP/2.0/UDP %s:%d;branch=%s..." % (addr[0], addr[1], SBC_BRANCH_PREFIX), ok)
+
+    def is_sbc_uri(self, value):
+        try:
+            u = NameAddr(value).uri
+        except sipua.SipParseError:
+            return False
+        return self.proxied and (u.host, u.port or 5060) in (self.access, self.core)
+
+    def src_for(self, receiver, sender):
+        """Source address a message from sender arrives at receiver with."""
+        return self.sbc_addr(self.side(receiver)) if self.proxied else sender.addr
+
+    def expected_request(self, sent, receiver, record_route=None, title=None):
+        rs, ss = self.side(receiver), self.side(sent.ua)
+        if record_route is None:
+            record_route = sent.method in sipua.DIALOG_CREATING and sent.to_tag is None
+        hdrs, absent = [], set()
+        if self.proxied:
+            hdrs.append(("Via", self.sbc_via(rs)))
+        if self.proxied and record_route:
+            hdrs += [("Record-Route", rr(self.sbc_addr(rs))), ("Record-Route", rr(self.sbc_addr(ss)))]
+        for name, value in sent.headers:
+            c = canon(name)
+            if c in sipua.LIST_HEADERS:
+                values = sipua.split_commas(value)
+            else:
+                values = [value]
+            for v in values:
+                if self.proxied and c == "max-forwards":
+                    v = str(int(v) - 1)
+                if self.proxied and c == "route" and self.is_sbc_uri(v):
+                    continue
+                hdrs.append((name, v))
+        if self.proxied and sent.get("max-forwards") is None:
+            hdrs.append(("Max-Forwards", "70"))
+        if not any(canon(n) == "route" for n, _ in hdrs):
+            absent.add("route")
+        if not any(canon(n) == "record-route" for n, _ in hdrs):
+            absent.add("record-route")
+        return Expected(sent.start_line, hdrs, sent.body, absent=absent,
+                        src=self.src_for(receiver, sent.ua),
+                        title=title or "%s from %s relayed to %s" % (sent.method, sent.ua.name,
+                                                                   receiver.name))
+
+    def check_request(self, got, sent, **kw):
+        return assert_message(self.expected_request(sent, got.ua, **kw), got)
+
+    def expected_response(self, sent, receiver, title=None):
+        hdrs = []
+        vias_done = False
+        for name, value in sent.headers:
+            c = canon(name)
+            if c == "via":
+                if vias_done:
+                    continue
+                vias_done = True
+                vias = sent.values("via")
+                for v in (vias[1:] if self.proxied else vias):
+                    hdrs.append(("Via", v))
+                continue
+            for v in (sipua.split_commas(value) if c in sipua.LIST_HEADERS else [value]):
+                hdrs.append((name, v))
+        absent = {"record-route"} if not sent.has("record-route") else set()
+        return Expected(sent.start_line, hdrs, sent.body, absent=absent,
+                        src=self.src_for(receiver, sent.ua),
+                        title=title or "%d %s (CSeq %s) from %s relayed to %s" % (
+                            sent.status, sent.reason, sent.get("cseq"), sent.ua.name, receiver.name))
+
+    def check_response(self, got, sent, **kw):
+        return assert_message(self.expected_response(sent, got.ua, **kw), got)
+
+    def check_local_response(self, got, req, status, reason_has=None):
+        """A response the SBC generated itself to req (as sent by the UA)."""
+        to = req.get("to")
+
+        def to_ok(v):
+            if NameAddr(v).uri.normalized() != NameAddr(to).uri.normalized():
+                return False
+            return status == 100 or req.to_tag is not None or NameAddr(v).tag
+        hdrs = [("Via", v) for v in req.values("via")]
+        hdrs += [("From", req.get("from")), ("To", Match("%s;tag=<any> (To of the request + tag)" % to, to_ok)),
+                 ("Call-ID", req.call_id), ("CSeq", req.get("cseq"))]
+        start = Match("SIP/2.0 %d %s" % (status, "<reason containing %r>" % reason_has if reason_has else "<reason>"),
+                      lambda s: s.startswith("SIP/2.0 %d " % status)
+                      and (reason_has is None or reason_has.lower() in s.lower()))
+        return assert_message(Expected(start, hdrs, None, extra_ok=True,
+                                       src=self.sbc_addr(self.side(got.ua)),
+                                       title="%d from the SBC to %s's %s" % (status, req.ua.name, req.method)),
+                              got)
+
+    def check_hop_ack(self, got, invite_received, final_sent):
+        """ACK for a non-2xx final, hop by hop: the branch, R-URI, From,
+        Call-ID, CSeq number and Route of the INVITE this hop received, the
+        To of the final (RFC 3261 17.1.1.3)."""
+        hdrs = [("Via", invite_received.values("via")[0])]
+        hdrs += [("Route", r) for r in invite_received.values("route")]
+        hdrs += [("From", invite_received.get("from")), ("To", final_sent.get("to")),
+                 ("Call-ID", invite_received.call_id), ("CSeq", "%d ACK" % invite_received.cseq[0])]
+        return assert_message(Expected("ACK %s SIP/2.0" % invite_received.ruri, hdrs, b"",
+                                       extra_ok={"max-forwards", "reason"},
+                                       src=invite_received.src,
+                                       title="hop-by-hop ACK of %d at %s" % (final_sent.status, got.ua.name)),
+                              got)
+
+    def check_only_hop_acks(self, ua, invite_received, settle=0.5):
+        """Every ACK ua ever received for this INVITE (absorbed duplicates
+        included) is the hop-by-hop one: a single Via with the INVITE's
+        branch. An end-to-end ACK for a non-2xx (the caller's, relayed)
+        would carry the SBC's Via on top of the caller's."""
+        time.sleep(settle)
+        acks = ua.received(method="ACK", call_id=invite_received.call_id,
+                           match=lambda m: m.cseq[0] == invite_received.cseq[0])
+        self.test.assertTrue(acks, "%s received no ACK" % ua.name)
+        bad = [a for a in acks if len(a.values("via")) != 1 or a.branch != invite_received.branch]
+        if bad:
+            raise AssertionError(
+                "%s received an ACK for a non-2xx that is not hop by hop (the caller's own "
+                "ACK must end at the SBC):\n%s" % (ua.name, "\n".join(str(a) for a in bad)))
+
+    def check_cancel(self, got, invite_received):
+        """CANCEL of the INVITE this hop received (RFC 3261 9.1): its top Via
+        (same branch) only, R-URI, From, To, Call-ID, CSeq number, Route."""
+        hdrs = [("Via", invite_received.values("via")[0])]
+        hdrs += [("Route", r) for r in invite_received.values("route")]
+        hdrs += [("From", invite_received.get("from")), ("To", invite_received.get("to")),
+                 ("Call-ID", invite_received.call_id), ("CSeq", "%d CANCEL" % invite_received.cseq[0])]
+        return assert_message(Expected("CANCEL %s SIP/2.0" % invite_received.ruri, hdrs, b"",
+                                       extra_ok={"max-forwards", "reason"},
+                                       src=invite_received.src,
+                                       title="CANCEL at %s" % got.ua.name), got)
+
+    def check_route_set(self, dlg):
+        exp = self.sbc_routes(self.side(dlg.ua))
+        got = [NameAddr(r).uri.normalized() for r in dlg.route_set]
+        want = [NameAddr(r).uri.normalized() for r in exp]
+        self.test.assertEqual(got, want, "%s's route set (from Record-Route) %r, expected %r"
+                              % (dlg.ua.name, dlg.route_set, exp))
+        if self.proxied:
+            self.test.assertEqual(dlg.next_hop(), self.sbc_addr(self.side(dlg.ua)),
+                                  "%s sends in-dialog requests to the SBC" % dlg.ua.name)
+
+    # -- flow helpers ---------------------------------------------------------------
+    def expect_request(self, ua, sent, timeout=DEFAULT_TIMEOUT, to_tag=None, **kw):
+        key = sent.cseq
+        got = ua.expect(method=sent.method, to_tag=to_tag, match=lambda m: m.cseq == key,
+                        timeout=timeout, what="%s (CSeq %s%s) sent by %s" % (
+                            sent.method, sent.get("cseq"), ", To tag %s" % to_tag if to_tag else "",
+                            sent.ua.name))
+        self.check_request(got, sent, **kw)
+        return got
+
+    def expect_response(self, ua, sent, timeout=DEFAULT_TIMEOUT):
+        key = sent.cseq
+        got = ua.expect(status=sent.status, to_tag=sent.to_tag, match=lambda m: m.cseq == key,
+                        timeout=timeout, what="%d to %s (To tag %s) sent by %s" % (
+                            sent.status, sent.get("cseq"), sent.to_tag, sent.ua.name))
+        self.check_response(got, sent)
+        return got
+
+    def expect_trying(self, ua, req):
+        """The SBC answers an initial INVITE with 100 Trying at once."""
+        if not self.proxied:
+            return None
+        got = ua.expect(status=100, match=lambda m: m.cseq == req.cseq, timeout=1.0,
+                        what="100 Trying from the SBC to %s" % req.get("cseq"))
+        return self.check_local_response(got, req, 100)
+
+    def expect_cancel_ok(self, uac, cancel, uas_200):
+        """200 to a CANCEL: from the SBC (proxied) or relayed from the UAS."""
+        if self.proxied:
+            got = uac.expect(status=200, cseq_method="CANCEL", what="200 to CANCEL")
+            self.check_local_response(got, cancel, 200)
+        else:
+            got = self.expect_response(uac, uas_200)
+        n = len(uac.received(cseq_method="CANCEL"))
+        self.test.assertEqual(n, 1, "%s received %d responses to its CANCEL" % (uac.name, n))
+        return got
+
+    def call(self, alice, bob, offer=None, answer=None, ringing=True, invite_headers=()):
+        """INVITE / 100 / 180 / 200 / ACK with every hop checked. Returns
+        (caller dialog, callee dialog, INVITE as received by bob)."""
+        offer = offer or sdp(alice.user, alice.host, 40000)
+        answer = answer or sdp(bob.user, bob.host, 50000)
+        inv = alice.invite(self.to_core(), "sip:%s@%s" % (bob.user, bob.host),
+                           body=offer, headers=invite_headers)
+        self.expect_trying(alice, inv)
+        b_inv = self.expect_request(bob, inv)
+        if ringing:
+            r180 = bob.answer(b_inv, 180)
+            self.expect_response(alice, r180)
+        r200 = bob.answer(b_inv, 200, body=answer)
+        a200 = self.expect_response(alice, r200)
+        d_alice = alice.dialog(a200)
+        self.check_route_set(d_alice)
+        self.test.assertEqual(d_alice.remote_target, str(Uri(bob.contact[1:-1])))
+        d_bob = r200.dialog
+        self.check_route_set(d_bob)
+        ack = d_alice.ack(a200)
+        self.expect_request(bob, ack)
+        return d_alice, d_bob, b_inv
+
+    def hangup(self, caller_side, callee_side):
+        """BYE from caller_side's dialog, 200 back, both hops checked."""
+        d1, ua2 = caller_side, callee_side
+        bye = d1.request("BYE")
+        got = self.expect_request(ua2, bye)
+        self.expect_response(d1.ua, ua2.answer(got, 200))
+
+    # -- end of test -------------------------------------------------------------------
+    def final_checks(self):
+        time.sleep(0.2)    # late duplicates would show up now
+        problems = []
+        for ua in self.uas:
+            with ua.lock:
+                left = [m for m in ua.queue if not (m.is_response and m.status == 100)]
+            if left:
+                problems.append("%s received messages the test did not expect:\n%s" % (
+                    ua.name, "\n".join("    " + m.summary() for m in left)))
+            if ua.errors:
+                problems.append("%s library errors: %s" % (ua.name, ua.errors))
+        if self.sbc is not None:
+            if not self.sbc.alive():
+                problems.append("the SBC exited (status %s) during the test" % self.sbc.exit_code())
+            log = self.sbc.log_text()
+            for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                           "UndefinedBehaviorSanitizer", "ThreadSanitizer"):
+                if marker in log:
+                    problems.append("sanitizer report in the SBC log (%s)" % marker)
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    def diagnostics(self, full=False):
+        text = ["---- ladder (t in s since test start; every datagram of every UA) ----",
+                ladder(self.uas, self.t0, full=full)]
+        if self.sbc is not None:
+            log = self.sbc.log_text().splitlines()
+            text.append("---- SBC log (last 80 of %d lines) ----" % len(log))
+            text.extend(log[-80:])
+        return "\n".join(text)
+
+    def close(self):
+        for ua in self.uas:
+            try:
+                ua.close()
+            except OSError:
+                pass
+        if self.sbc is not None:
+            self.sbc.stop()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+
+# ---------------------------------------------------------------------------
+# Test plumbing
+
+def needs_sbc(fn):
+    """Flows that test what the SBC itself does (no meaning in --direct mode)."""
+    fn.needs_sbc = True
+    return fn
+
+
+def single_hop(fn):
+    """Run against a configuration with next hop 1 only."""
+    fn.single_hop = True
+    return fn
+
+
+def _with_final_checks(fn):
+    @functools.wraps(fn)
+    def wrapper(self):
+        fn(self)
+        self.h.final_checks()
+    return wrapper
+
+
+class FlowCase(unittest.TestCase):
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        for name, fn in list(vars(cls).items()):
+            if name.startswith("test_") and callable(fn):
+                setattr(cls, name, _with_final_checks(fn))
+
+    def setUp(self):
+        method = getattr(self, self._testMethodName)
+        if MODE == "direct" and getattr(method, "needs_sbc", False):
+            self.skipTest("needs the SBC (direct mode has no proxy)")
+        self.h = Net(self, single_hop=getattr(method, "single_hop", False))
+        self.diag = None
+
+    def tearDown(self):
+        self.diag = self.h.diagnostics(full=True)
+        self.h.close()
+
+    def run(self, result=None):
+        result = result if result is not None else self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        super().run(result)
+        failed = len(result.failures) + len(result.errors) > before
+        diag = getattr(self, "diag", None)
+        if diag and (failed or TRACE):
+            sys.stderr.write("\n==== %s: %s ====\n%s\n" % (self._testMethodName,
+                                                          "FAILED" if failed else "trace", diag))
+        return result
+
+
+class CallFlows(FlowCase):
+    # -- basic calls -------------------------------------------------------------
+    def test_basic_call_bye_from_caller(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        d_alice, d_bob, _ = h.call(alice, bob)
+        h.hangup(d_alice, bob)
+        h.uas2.expect_nothing(0.1)
+
+    def test_basic_call_bye_from_callee(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        d_alice, d_bob, _ = h.call(alice, bob)
+        h.hangup(d_bob, alice)
+
+    def test_call_from_core_to_access(self):
+        """core -> access: routed by the Request-URI (the phone's address)."""
+        h = self.h
+        carol, alice = h.core_ua("carol"), h.phone("alice")
+        inv = carol.invite(h.to_access(alice), "sip:alice@%s:%d" % alice.addr,
+                           body=sdp("carol", UAS_IP, 52000))
+        h.expect_trying(carol, inv)
+        a_inv = h.expect_request(alice, inv)
+        h.expect_response(carol, alice.answer(a_inv, 180))
+        r200 = alice.answer(a_inv, 200, body=sdp("alice", PHONE_IP, 40002))
+        c200 = h.expect_response(carol, r200)
+        d_carol = carol.dialog(c200)
+        h.check_route_set(d_carol)
+        h.check_route_set(r200.dialog)
+        h.expect_request(alice, d_carol.ack(c200))
+        h.hangup(r200.dialog, carol)
+
+    def test_busy_486(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        r486 = bob.answer(b_inv, 486)
+        h.expect_response(alice, r486)
+        h.check_hop_ack(bob.expect(method="ACK", what="ACK for 486"), b_inv, r486)
+        # the caller's own ACK for 486 ends at the SBC (direct: it is the one above)
+        h.check_only_hop_acks(bob, b_inv)
+        h.uas2.expect_nothing(0.1, what="failover on 486")
+
+    # -- CANCEL -------------------------------------------------------------------------
+    def test_cancel_after_ringing_487(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        h.expect_response(alice, bob.answer(b_inv, 180))
+        cancel = alice.cancel(inv)
+        b_cancel = bob.expect(method="CANCEL")
+        h.check_cancel(b_cancel, b_inv)
+        r200c = bob.answer(b_cancel, 200)
+        h.expect_cancel_ok(alice, cancel, r200c)
+        r487 = bob.answer(b_inv, 487)
+        h.expect_response(alice, r487)
+        h.check_hop_ack(bob.expect(method="ACK"), b_inv, r487)
+        h.check_only_hop_acks(bob, b_inv)
+
+    @needs_sbc
+    def test_cancel_before_provisional(self):
+        """The SBC answers the CANCEL at once but sends it downstream only
+        after a provisional response (RFC 3261 9.1)."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        cancel = alice.cancel(inv)
+        h.check_local_response(alice.expect(status=200, cseq_method="CANCEL"), cancel, 200)
+        bob.expect_nothing(0.5, method="CANCEL", what="CANCEL before any provisional response")
+        bob.answer(b_inv, 180)
+        b_cancel = bob.expect(method="CANCEL")
+        h.check_cancel(b_cancel, b_inv)
+        bob.answer(b_cancel, 200)
+        r487 = bob.answer(b_inv, 487)
+        h.expect_response(alice, r487)
+        h.check_hop_ack(bob.expect(method="ACK"), b_inv, r487)
+        h.check_only_hop_acks(bob, b_inv)
+        alice.discard(status=180)        # the 180 may or may not be relayed after the CANCEL
+
+    # -- no answer -----------------------------------------------------------------------
+    @needs_sbc
+    @single_hop
+    def test_no_answer_408(self):
+        """The only next hop never answers: the SBC retransmits (Timer A),
+        gives up (Timer B) and answers 408."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        a408 = alice.expect(status=408, cseq_method="INVITE", timeout=TIMER_B + 4)
+        h.check_local_response(a408, inv, 408)
+        took = a408.t - inv.t
+        self.assertGreaterEqual(took, 0.8 * TIMER_C, "408 after %.2f s" % took)
+        copies = bob.received(method="INVITE")
+        self.assertGreaterEqual(len(copies), 3, "the SBC retransmits the INVITE to a silent hop")
+        self.assertEqual({m.branch for m in copies}, {b_inv.branch},
+                         "retransmissions keep the branch")
+        bob.expect_nothing(0.5, what="CANCEL or ACK (no provisional was received)")
+
+    @needs_sbc
+    def test_timer_c_cancels(self):
+        """180 and then nothing: Timer C (3 s) makes the SBC CANCEL downstream."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        r180 = bob.answer(b_inv, 180)
+        h.expect_response(alice, r180)
+        b_cancel = bob.expect(method="CANCEL", timeout=TIMER_C + 4, what="CANCEL on Timer C")
+        took = b_cancel.t - r180.t
+        self.assertGreaterEqual(took, 0.8 * TIMER_C, "CANCEL %.2f s after the 180" % took)
+        h.check_cancel(b_cancel, b_inv)
+        bob.answer(b_cancel, 200)
+        r487 = bob.answer(b_inv, 487)
+        final = alice.expect(status=(487, 408), cseq_method="INVITE", timeout=TIMER_B + 2)
+        if final.status == 487:
+            h.check_response(final, r487)
+        else:
+            h.check_local_response(final, inv, 408)
+        h.check_hop_ack(bob.expect(method="ACK"), b_inv, r487)
+        h.check_only_hop_acks(bob, b_inv)
+
+    # -- failover -------------------------------------------------------------------------
+    @needs_sbc
+    def test_failover_on_503(self):
+        h = self.h
+        alice, hop1, hop2 = h.phone("alice"), h.uas1, h.uas2
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b1 = h.expect_request(hop1, inv)
+        r503 = hop1.answer(b1, 503, headers=[("Retry-After", "30")])
+        h.check_hop_ack(hop1.expect(method="ACK"), b1, r503)
+        b2 = h.expect_request(hop2, inv)
+        self.assertNotEqual(b2.branch, b1.branch, "a new branch for next hop 2")
+        h.expect_response(alice, hop2.answer(b2, 180))
+        r200 = hop2.answer(b2, 200, body=sdp("bob", UAS_IP, 50002))
+        a200 = h.expect_response(alice, r200)
+        self.assertEqual(alice.received(status=503), [], "the caller must not see the 503")
+        d = alice.dialog(a200)
+        h.check_route_set(d)
+        h.expect_request(hop2, d.ack(a200))
+        h.hangup(d, hop2)
+        hop1.expect_nothing(0.3)
+        h.check_only_hop_acks(hop1, b1, settle=0)
+
+    @needs_sbc
+    def test_failover_on_timeout(self):
+        h = self.h
+        alice, hop1, hop2 = h.phone("alice"), h.uas1, h.uas2
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b1 = h.expect_request(hop1, inv)
+        b2 = h.expect_request(hop2, inv, timeout=TIMER_B + 4)
+        took = b2.t - b1.t
+        self.assertGreaterEqual(took, 0.8 * TIMER_C, "failover %.2f s after hop 1 got the INVITE" % took)
+        self.assertNotEqual(b2.branch, b1.branch)
+        self.assertGreaterEqual(len(hop1.received(method="INVITE")), 3,
+                                "the SBC retransmits to the silent hop 1")
+        r200 = hop2.answer(b2, 200, body=sdp("bob", UAS_IP, 50002))
+        a200 = h.expect_response(alice, r200)
+        d = alice.dialog(a200)
+        h.expect_request(hop2, d.ack(a200))
+        h.hangup(d, hop2)
+        hop1.expect_nothing(0.3)
+
+    # -- forking ---------------------------------------------------------------------------
+    def test_forking_early_media_two_200(self):
+        """A forking proxy behind the SBC: 180 (tag A), 183 + SDP (tag B),
+        200 (B), 200 (A). The caller sees both early dialogs and both 200s,
+        ACKs both and hangs up the one it does not want."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        ca = "<sip:bob-a@%s:%d>" % bob.addr
+        cb = "<sip:bob-b@%s:%d>" % bob.addr
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        r180a = bob.answer(b_inv, 180, to_tag="tagA", contact=ca)
+        r183b = bob.answer(b_inv, 183, to_tag="tagB", contact=cb, body=sdp("bob-b", UAS_IP, 50010))
+        a180 = h.expect_response(alice, r180a)
+        a183 = h.expect_response(alice, r183b)
+        da, db = alice.dialog(a180), alice.dialog(a183)
+        self.assertIsNot(da, db)
+        self.assertEqual((da.state, db.state), ("early", "early"))
+        self.assertEqual(db.remote_target, "sip:bob-b@%s:%d" % bob.addr)
+        r200b = bob.answer(b_inv, 200, to_tag="tagB", contact=cb, body=sdp("bob-b", UAS_IP, 50010))
+        r200a = bob.answer(b_inv, 200, to_tag="tagA", contact=ca, body=sdp("bob-a", UAS_IP, 50020))
+        a200b = h.expect_response(alice, r200b)
+        a200a = h.expect_response(alice, r200a)
+        db, da = alice.dialog(a200b), alice.dialog(a200a)
+        self.assertEqual((da.state, db.state), ("confirmed", "confirmed"))
+        h.check_route_set(da)
+        h.check_route_set(db)
+        ackb, acka = db.ack(a200b), da.ack(a200a)
+        self.assertEqual(ackb.ruri, "sip:bob-b@%s:%d" % bob.addr)
+        self.assertEqual(acka.ruri, "sip:bob-a@%s:%d" % bob.addr)
+        h.expect_request(bob, ackb, to_tag="tagB")
+        h.expect_request(bob, acka, to_tag="tagA")
+        bye_a = da.request("BYE")
+        b_bye = h.expect_request(bob, bye_a, to_tag="tagA")
+        h.expect_response(alice, bob.answer(b_bye, 200))
+        bye_b = db.request("BYE")
+        b_bye = h.expect_request(bob, bye_b, to_tag="tagB")
+        h.expect_response(alice, bob.answer(b_bye, 200))
+
+    # -- re-INVITE ---------------------------------------------------------------------------
+    def _reinvite(self, dlg, peer, direction, answer_direction, version):
+        h = self.h
+        me = dlg.ua
+        re = dlg.request("INVITE", body=sdp(me.user, me.host, 40000, direction, version),
+                         content_type="application/sdp")
+        got = h.expect_request(peer, re)
+        r200 = peer.answer(got, 200, body=sdp(peer.user, peer.host, 50000, answer_direction, version))
+        a200 = h.expect_response(me, r200)
+        dlg.refresh_from_response(a200)
+        h.expect_request(peer, dlg.ack(a200))
+
+    def test_reinvite_hold_resume_from_caller(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        d_alice, d_bob, _ = h.call(alice, bob)
+        self._reinvite(d_alice, bob, "sendonly", "recvonly", 2)
+        self._reinvite(d_alice, bob, "sendrecv", "sendrecv", 3)
+        h.hangup(d_alice, bob)
+
+    def test_reinvite_hold_resume_from_callee(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        d_alice, d_bob, _ = h.call(alice, bob)
+        self._reinvite(d_bob, alice, "sendonly", "recvonly", 2)
+        self._reinvite(d_bob, alice, "sendrecv", "sendrecv", 3)
+        h.hangup(d_bob, alice)
+
+    # -- early dialogs: UPDATE, 100rel ---------------------------------------------------------
+    def test_update_early_dialog_100rel(self):
+        """183 reliable + PRACK, then UPDATE with a new offer in the early dialog."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"), headers=[("Supported", "100rel")])
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        r183 = bob.answer(b_inv, 183, body=sdp("bob", UAS_IP, 50000), reliable=True)
+        a183 = h.expect_response(alice, r183)
+        d = alice.dialog(a183)
+        h.check_route_set(d)
+        prack = d.prack(a183)
+        b_prack = h.expect_request(bob, prack)
+        h.expect_response(alice, bob.answer(b_prack, 200))
+        upd = d.request("UPDATE", body=sdp("alice", PHONE_IP, 40000, "sendrecv", 2),
+                        content_type="application/sdp")
+        b_upd = h.expect_request(bob, upd)
+        h.expect_response(alice, bob.answer(b_upd, 200, body=sdp("bob", UAS_IP, 50000, "sendrecv", 2)))
+        r200 = bob.answer(b_inv, 200)
+        a200 = h.expect_response(alice, r200)
+        d = alice.dialog(a200)
+        h.expect_request(bob, d.ack(a200))
+        h.hangup(d, bob)
+
+    def test_update_early_dialog_after_180(self):
+        """Plain 180, then UPDATE without body in the early dialog, from the
+        callee and from the caller."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        r180 = bob.answer(b_inv, 180)
+        a180 = h.expect_response(alice, r180)
+        d_alice, d_bob = alice.dialog(a180), r180.dialog
+        h.check_route_set(d_alice)
+        h.check_route_set(d_bob)
+        upd = d_bob.request("UPDATE", headers=[("Session-Expires", "1800;refresher=uas")])
+        a_upd = h.expect_request(alice, upd)
+        h.expect_response(bob, alice.answer(a_upd, 200))
+        upd2 = d_alice.request("UPDATE")
+        b_upd2 = h.expect_request(bob, upd2)
+        h.expect_response(alice, bob.answer(b_upd2, 200))
+        r200 = bob.answer(b_inv, 200, body=sdp("bob", UAS_IP, 50000))
+        a200 = h.expect_response(alice, r200)
+        d_alice = alice.dialog(a200)
+        h.expect_request(bob, d_alice.ack(a200))
+        h.hangup(d_bob, alice)
+
+    def test_100rel_prack(self):
+        """Require: 100rel; 183 with RSeq; PRACK with RAck; 200 PRACK; 200 INVITE."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"),
+                           headers=[("Supported", "100rel"), ("Require", "100rel")])
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        r183 = bob.answer(b_inv, 183, body=sdp("bob", UAS_IP, 50000), reliable=True)
+        a183 = h.expect_response(alice, r183)
+        self.assertEqual(a183.get("rseq"), r183.get("rseq"))
+        d = alice.dialog(a183)
+        prack = d.prack(a183)
+        self.assertEqual(prack.get("rack"), "%s %d INVITE" % (r183.get("rseq"), inv.cseq[0]))
+        b_prack = h.expect_request(bob, prack)
+        h.expect_response(alice, bob.answer(b_prack, 200))
+        r200 = bob.answer(b_inv, 200)
+        a200 = h.expect_response(alice, r200)
+        d = alice.dialog(a200)
+        h.expect_request(bob, d.ack(a200))
+        h.hangup(d, bob)
+
+    def test_100rel_lost_183_retransmitted(self):
+        """The caller loses the first reliable 183: the callee retransmits it
+        until the PRACK, and the retransmission gets through."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        drop = alice.drop_next(status=183)
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"), headers=[("Supported", "100rel")])
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        r183 = bob.answer(b_inv, 183, body=sdp("bob", UAS_IP, 50000), reliable=True)
+        a183 = h.expect_response(alice, r183)
+        self.assertEqual(len(drop.dropped), 1)
+        d = alice.dialog(a183)
+        b_prack = h.expect_request(bob, d.prack(a183))
+        h.expect_response(alice, bob.answer(b_prack, 200))
+        a200 = h.expect_response(alice, bob.answer(b_inv, 200))
+        d = alice.dialog(a200)
+        h.expect_request(bob, d.ack(a200))
+        h.hangup(d, bob)
+
+    # -- REFER, SUBSCRIBE / NOTIFY ---------------------------------------------------------------
+    def test_refer_blind_transfer(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        d_alice, d_bob, _ = h.call(alice, bob)
+        refer = d_alice.request("REFER", headers=[("Refer-To", "<sip:carol@%s>" % UAS_IP),
+                                                  ("Referred-By", "<sip:alice@%s>" % PHONE_IP)])
+        b_ref = h.expect_request(bob, refer)
+        h.expect_response(alice, bob.answer(b_ref, 202))
+        for frag, state in ((b"SIP/2.0 100 Trying\r\n", "active;expires=60"),
+                            (b"SIP/2.0 200 OK\r\n", "terminated;reason=noresource")):
+            n = d_bob.request("NOTIFY", body=frag, content_type="message/sipfrag;version=2.0",
+                              headers=[("Event", "refer"), ("Subscription-State", state)])
+            a_n = h.expect_request(alice, n)
+            h.expect_response(bob, alice.answer(a_n, 200))
+        h.hangup(d_alice, bob)
+
+    def test_refer_out_of_dialog(self):
+        """REFER outside a dialog creates one (Record-Route) for its NOTIFYs."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        refer = alice.request("REFER", h.to_core(), RURI_BOB,
+                              headers=[("Refer-To", "<sip:carol@%s>" % UAS_IP)])
+        b_ref = h.expect_request(bob, refer)
+        r202 = bob.answer(b_ref, 202)
+        a202 = h.expect_response(alice, r202)
+        d_alice = alice.dialog(a202)
+        h.check_route_set(d_alice)
+        h.check_route_set(r202.dialog)
+        n = r202.dialog.request("NOTIFY", body=b"SIP/2.0 200 OK\r\n",
+                                content_type="message/sipfrag;version=2.0",
+                                headers=[("Event", "refer"),
+                                         ("Subscription-State", "terminated;reason=noresource")])
+        a_n = h.expect_request(alice, n)
+        h.expect_response(bob, alice.answer(a_n, 200))
+
+    def test_subscribe_notify_presence(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        sub = alice.request("SUBSCRIBE", h.to_core(), RURI_BOB,
+                            headers=[("Event", "presence"), ("Expires", "600"),
+                                     ("Accept", "application/pidf+xml")])
+        b_sub = h.expect_request(bob, sub)
+        r200 = bob.answer(b_sub, 200, headers=[("Expires", "600")])
+        a200 = h.expect_response(alice, r200)
+        d_alice, d_bob = alice.dialog(a200), r200.dialog
+        h.check_route_set(d_alice)
+        h.check_route_set(d_bob)
+        n = d_bob.request("NOTIFY", body=PIDF_OPEN, content_type="application/pidf+xml",
+                          headers=[("Event", "presence"), ("Subscription-State", "active;expires=599")])
+        h.expect_response(bob, alice.answer(h.expect_request(alice, n), 200))
+        unsub = d_alice.request("SUBSCRIBE", headers=[("Event", "presence"), ("Expires", "0"),
+                                                      ("Accept", "application/pidf+xml")])
+        b_unsub = h.expect_request(bob, unsub)
+        h.expect_response(alice, bob.answer(b_unsub, 200, headers=[("Expires", "0")]))
+        n2 = d_bob.request("NOTIFY", body=PIDF_CLOSED, content_type="application/pidf+xml",
+                           headers=[("Event", "presence"),
+                                    ("Subscription-State", "terminated;reason=timeout")])
+        h.expect_response(bob, alice.answer(h.expect_request(alice, n2), 200))
+
+    # -- MESSAGE, INFO, OPTIONS, PUBLISH, REGISTER ------------------------------------------------
+    def test_message_out_of_dialog(self):
+        h = self.h
+        alice, bob, carol = h.phone("alice"), h.uas1, h.core_ua("carol")
+        m = alice.request("MESSAGE", h.to_core(), RURI_BOB, body=UTF8_TEXT,
+                          content_type="text/plain;charset=UTF-8")
+        got = h.expect_request(bob, m)
+        h.expect_response(alice, bob.answer(got, 200))
+        # core -> access, routed by the Request-URI
+        m2 = carol.request("MESSAGE", h.to_access(alice), "sip:alice@%s:%d" % alice.addr,
+                           body=UTF8_TEXT, content_type="text/plain;charset=UTF-8")
+        got = h.expect_request(alice, m2)
+        h.expect_response(carol, alice.answer(got, 202))
+
+    def test_message_in_dialog(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        d_alice, d_bob, _ = h.call(alice, bob)
+        m = d_alice.request("MESSAGE", body=UTF8_TEXT, content_type="text/plain;charset=UTF-8")
+        h.expect_response(alice, bob.answer(h.expect_request(bob, m), 200))
+        m2 = d_bob.request("MESSAGE", body=b"pong", content_type="text/plain")
+        h.expect_response(bob, alice.answer(h.expect_request(alice, m2), 200))
+        h.hangup(d_alice, bob)
+
+    def test_info_in_dialog(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        d_alice, d_bob, _ = h.call(alice, bob)
+        dtmf = b"Signal=5\r\nDuration=160\r\n"
+        i1 = d_alice.request("INFO", body=dtmf, content_type="application/dtmf-relay")
+        h.expect_response(alice, bob.answer(h.expect_request(bob, i1), 200))
+        i2 = d_bob.request("INFO", body=b"Signal=#\r\nDuration=100\r\n",
+                           content_type="application/dtmf-relay")
+        h.expect_response(bob, alice.answer(h.expect_request(alice, i2), 200))
+        h.hangup(d_bob, alice)
+
+    @needs_sbc
+    def test_options_to_sbc(self):
+        h = self.h
+        alice, carol = h.phone("alice"), h.core_ua("carol")
+        o = alice.request("OPTIONS", h.access, "sip:%s:%d" % h.access)
+        h.check_local_response(alice.expect(status=200, cseq_method="OPTIONS"), o, 200)
+        o2 = carol.request("OPTIONS", h.core, "sip:%s:%d" % h.core)
+        h.check_local_response(carol.expect(status=200, cseq_method="OPTIONS"), o2, 200)
+        h.uas1.expect_nothing(0.3)
+
+    def test_options_relayed(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        o = alice.request("OPTIONS", h.to_core(), RURI_BOB, headers=[("Accept", "application/sdp")])
+        got = h.expect_request(bob, o)
+        r = bob.answer(got, 200, headers=[
+            ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REFER, NOTIFY"),
+            ("Accept", "application/sdp"), ("Supported", "100rel, timer")],
+            body=sdp("bob", UAS_IP, 0), content_type="application/sdp")
+        h.expect_response(alice, r)
+
+    def test_publish(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        aor = "sip:alice@%s" % UAS_IP
+        p1 = alice.request("PUBLISH", h.to_core(), aor, to="<%s>" % aor, body=PIDF_OPEN,
+                           content_type="application/pidf+xml",
+                           headers=[("Event", "presence"), ("Expires", "3600")])
+        b1 = h.expect_request(bob, p1)
+        h.expect_response(alice, bob.answer(b1, 200, headers=[("SIP-ETag", "et-1"), ("Expires", "3600")]))
+        p2 = alice.request("PUBLISH", h.to_core(), aor, to="<%s>" % aor, call_id=p1.call_id, cseq=2,
+                           from_=p1.get("from"),
+                           headers=[("Event", "presence"), ("SIP-If-Match", "et-1"), ("Expires", "3600")])
+        b2 = h.expect_request(bob, p2)
+        h.expect_response(alice, bob.answer(b2, 200, headers=[("SIP-ETag", "et-2"), ("Expires", "3600")]))
+        p3 = alice.request("PUBLISH", h.to_core(), aor, to="<%s>" % aor, call_id=p1.call_id, cseq=3,
+                           from_=p1.get("from"),
+                           headers=[("Event", "presence"), ("SIP-If-Match", "et-2"), ("Expires", "0")])
+        b3 = h.expect_request(bob, p3)
+        h.expect_response(alice, bob.answer(b3, 200, headers=[("SIP-ETag", "et-2"), ("Expires", "0")]))
+
+    def test_register_and_unregister(self):
+        """REGISTER relayed to the registrar (next hop 1) and back, Contact
+        intact both ways; then Expires: 0."""
+        h = self.h
+        alice, registrar = h.phone("alice"), h.uas1
+        ruri = "sip:%s" % UAS_IP
+        reg = alice.request("REGISTER", h.to_core(), ruri, headers=[("Expires", "3600")])
+        got = h.expect_request(registrar, reg)
+        self.assertEqual(got.get("contact"), alice.contact)
+        binding = "%s;expires=3600" % alice.contact
+        r = registrar.answer(got, 200, contact=binding,
+                             headers=[("Date", "Sat, 13 Nov 2010 23:29:00 GMT")])
+        a = h.expect_response(alice, r)
+        self.assertEqual(a.get("contact"), binding)
+        unreg = alice.request("REGISTER", h.to_core(), ruri, call_id=reg.call_id, cseq=2,
+                              from_=reg.get("from"), headers=[("Expires", "0")])
+        got = h.expect_request(registrar, unreg)
+        h.expect_response(alice, registrar.answer(got, 200))
+
+    def test_nat_responses_to_source(self):
+        """A phone behind NAT: its Via names an unreachable private address
+        with ;rport. Responses (the SBC's 100 included) must go to the packet
+        source (RFC 3581), and the call works end to end."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        inv = make_request("INVITE", RURI_BOB, from_="<%s>;tag=%s" % (alice.aor, new_tag()),
+                           to="<%s>" % RURI_BOB, call_id=new_call_id(), cseq=1,
+                           via_host="192.0.2.77", via_port=5062, contact=alice.contact,
+                           body=sdp("alice"), content_type="application/sdp")
+        alice.send_request(inv, h.to_core())
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        h.expect_response(alice, bob.answer(b_inv, 180))
+        a200 = h.expect_response(alice, bob.answer(b_inv, 200, body=sdp("bob", UAS_IP)))
+        d = alice.dialog(a200)
+        h.expect_request(bob, d.ack(a200))
+        h.hangup(d, bob)
+
+    # -- loss --------------------------------------------------------------------------------------
+    def test_loss_invite_to_uas(self):
+        """The callee loses the first INVITE; a retransmission (same branch)
+        gets through."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        drop = bob.drop_next(method="INVITE")
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        self.assertEqual(len(drop.dropped), 1)
+        self.assertEqual(drop.dropped[0].branch, b_inv.branch, "a retransmission, not a new branch")
+        a200 = h.expect_response(alice, bob.answer(b_inv, 200, body=sdp("bob", UAS_IP)))
+        d = alice.dialog(a200)
+        h.expect_request(bob, d.ack(a200))
+        h.hangup(d, bob)
+
+    def test_loss_200_to_uac(self):
+        """The caller loses the first 200; the callee retransmits it (RFC 3261
+        13.3.1.4) through the SBC until the ACK."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        drop = alice.drop_next(status=200, cseq_method="INVITE")
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        r200 = bob.answer(b_inv, 200, body=sdp("bob", UAS_IP))
+        a200 = h.expect_response(alice, r200)
+        self.assertEqual(len(drop.dropped), 1)
+        self.assertGreaterEqual(len(bob.sent(status=200, cseq_method="INVITE")), 2)
+        d = alice.dialog(a200)
+        h.expect_request(bob, d.ack(a200))
+        h.hangup(d, bob)
+
+    def test_loss_ack_to_uas(self):
+        """The callee misses the first ACK: it retransmits the 200, the caller
+        re-ACKs, the second ACK gets through."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        drop = bob.drop_next(method="ACK")
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        r200 = bob.answer(b_inv, 200, body=sdp("bob", UAS_IP))
+        a200 = h.expect_response(alice, r200)
+        d = alice.dialog(a200)
+        ack = d.ack(a200)
+        h.expect_request(bob, ack, timeout=2.0)
+        self.assertEqual(len(drop.dropped), 1)
+        self.assertGreaterEqual(len(bob.sent(status=200, cseq_method="INVITE")), 2,
+                                "the callee retransmitted its 200")
+        self.assertGreaterEqual(len(alice.sent(method="ACK")), 2, "the caller re-ACKed")
+        h.hangup(d, bob)
+
+    # -- errors, limits, junk ------------------------------------------------------------------------
+    @needs_sbc
+    def test_malformed_request_400(self):
+        h = self.h
+        alice = h.phone("alice")
+        cases = [("Call-ID", lambda m: m.remove("call-id"), "Call-ID"),
+                 ("CSeq", lambda m: m.set("CSeq", "one INVITE"), "CSeq"),
+                 ("Content-Length", lambda m: m.set("Content-Length", "5000"), "Content-Length")]
+        for what, spoil, reason_has in cases:
+            req = make_request("INVITE", RURI_BOB, from_="<%s>;tag=%s" % (alice.aor, new_tag()),
+                               to="<%s>" % RURI_BOB, call_id=new_call_id(), cseq=1,
+                               via_host=alice.host, via_port=alice.port, contact=alice.contact,
+                               body=sdp("alice"), content_type="application/sdp")
+            data = req.to_bytes()
+            bad = SipMessage.parse(data)
+            spoil(bad)
+            alice.send(bad.to_bytes(fix_length=False), h.access)
+            got = alice.expect(status=400, what="400 for a request with a bad %s" % what)
+            self.assertIn(reason_has.lower(), got.reason.lower(),
+                          "the reason phrase names the problem: %r" % got.reason)
+            self.assertEqual(got.values("via"), req.values("via"))
+        h.uas1.expect_nothing(0.3)
+
+    @needs_sbc
+    def test_max_forwards_zero_483(self):
+        h = self.h
+        alice = h.phone("alice")
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"), max_forwards=0)
+        got = alice.expect(status=483, cseq_method="INVITE")
+        h.check_local_response(got, inv, 483)
+        self.assertEqual(len(alice.sent(method="ACK")), 1, "the caller ACKed the 483")
+        h.uas1.expect_nothing(0.5, what="ACK or INVITE: the SBC answered 483 as a UAS "
+                              "(RFC 3261 16.3), so the ACK for it ends at the SBC")
+        o = alice.request("OPTIONS", h.to_core(), RURI_BOB, max_forwards=0)
+        h.check_local_response(alice.expect(status=483, cseq_method="OPTIONS"), o, 483)
+        h.uas1.expect_nothing(0.3)
+
+    def test_max_forwards_decrement_and_default(self):
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        o = alice.request("OPTIONS", h.to_core(), RURI_BOB, max_forwards=1)
+        got = h.expect_request(bob, o)           # arrives with Max-Forwards: 0
+        h.expect_response(alice, bob.answer(got, 200))
+        m = alice.request("MESSAGE", h.to_core(), RURI_BOB, max_forwards=None, body=b"no MF",
+                          content_type="text/plain")
+        got = h.expect_request(bob, m)           # the SBC adds Max-Forwards: 70
+        h.expect_response(alice, bob.answer(got, 200))
+
+    @needs_sbc
+    def test_stray_responses_ignored(self):
+        """Responses that match no transaction change nothing, and the SBC keeps working."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        for sender, dest in ((alice, h.access), (bob, h.core)):
+            for status, method in ((200, "INVITE"), (180, "INVITE"), (487, "INVITE"),
+                                   (200, "BYE"), (481, "NOTIFY")):
+                req = make_request(method, RURI_BOB, from_="<sip:x@%s>;tag=%s" % (PHONE_IP, new_tag()),
+                                   to="<%s>" % RURI_BOB, call_id=new_call_id(), cseq=7,
+                                   via_host=sender.host, via_port=sender.port)
+                resp = sipua.make_response(req, status, to_tag=new_tag(), contact=sender.contact)
+                sender.send(resp, dest)
+            # one with a Via of the SBC (unknown branch) and nothing below it
+            req = make_request("INVITE", RURI_BOB, from_="<sip:x@%s>;tag=%s" % (PHONE_IP, new_tag()),
+                               to="<%s>" % RURI_BOB, call_id=new_call_id(), cseq=7,
+                               via_host=h.sbc_addr(h.side(sender))[0],
+                               via_port=h.sbc_addr(h.side(sender))[1], rport=False,
+                               branch=SBC_BRANCH_PREFIX + "bogus")
+            sender.send(sipua.make_response(req, 200, to_tag=new_tag()), dest)
+        alice.expect_nothing(0.5)
+        bob.expect_nothing(0.1)
+        d_alice, d_bob, _ = h.call(alice, bob)
+        h.hangup(d_alice, bob)
+
+    # -- dialogs the SBC does not know -------------------------------------------------------------
+    def test_unknown_dialog_with_route(self):
+        """In-dialog requests of a dialog the SBC never saw, with Routes to the
+        SBC: relayed per Route / Request-URI, both directions."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        bye = make_request("BYE", "sip:bob@%s:%d" % bob.addr,
+                           from_="<%s>;tag=%s" % (alice.aor, new_tag()),
+                           to="<%s>;tag=nosuchdialog" % RURI_BOB, call_id=new_call_id(), cseq=5,
+                           via_host=alice.host, via_port=alice.port,
+                           route=h.sbc_routes("access"))
+        alice.send_request(bye, h.to_core())
+        got = h.expect_request(bob, bye)
+        h.expect_response(alice, bob.answer(got, 481))
+        n = make_request("NOTIFY", "sip:alice@%s:%d" % alice.addr,
+                         from_="<%s>;tag=%s" % (RURI_BOB, new_tag()),
+                         to="<%s>;tag=nosuchdialog" % alice.aor, call_id=new_call_id(), cseq=9,
+                         via_host=bob.host, via_port=bob.port, contact=bob.contact,
+                         route=h.sbc_routes("core"),
+                         headers=[("Event", "presence"), ("Subscription-State", "active")])
+        bob.send_request(n, h.to_access(alice))
+        got = h.expect_request(alice, n)
+        h.expect_response(bob, alice.answer(got, 481))
+
+    def test_unknown_dialog_without_route(self):
+        """An in-dialog request without Route, Request-URI not the SBC:
+        routed like an initial request (to next hop 1)."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        bye = make_request("BYE", RURI_BOB, from_="<%s>;tag=%s" % (alice.aor, new_tag()),
+                           to="<%s>;tag=nosuchdialog" % RURI_BOB, call_id=new_call_id(), cseq=5,
+                           via_host=alice.host, via_port=alice.port)
+        alice.send_request(bye, h.to_core())
+        got = h.expect_request(bob, bye)
+        h.expect_response(alice, bob.answer(got, 481))
+
+
+# ---------------------------------------------------------------------------
+
+def main(argv):
+    global MODE, SBC, SRC, LOG_LEVEL, TRACE
+    patterns, positional, verbosity = [], [], 2
+    it = iter(argv[1:])
+    for a in it:
+        if a == "-k":
+            patterns.append(next(it, ""))
+        elif a.startswith("-k") and len(a) > 2:
+            patterns.append(a[2:])
+        elif a == "--direct":
+            MODE = "direct"
+        elif a == "--mock":
+            MODE = "mock"
+        elif a == "--trace":
+            TRACE = True
+        elif a == "--log-level":
+            LOG_LEVEL = next(it, "info")
+        elif a in ("-q", "--quiet"):
+            verbosity = 1
+        elif a in ("-v", "--verbose"):
+            verbosity = 2
+        elif a in ("-h", "--help"):
+            print(__doc__)
+            return 0
+        elif a.startswith("-"):
+            sys.stderr.write("unknown option %s\n%s" % (a, __doc__))
+            return 2
+        else:
+            positional.append(a)
+    if MODE == "sbc":
+        if not positional:
+            sys.stderr.write(__doc__)
+            return 2
+        SBC = os.path.abspath(positional[0])
+        SRC = os.path.abspath(positional[1]) if len(positional) > 1 else None
+        if not os.access(SBC, os.X_OK):
+            sys.stderr.write("%s: not an executable\n" % SBC)
+            return 2
+    loader = unittest.TestLoader()
+    if patterns:
+        loader.testNamePatterns = [p if "*" in p else "*%s*" % p for p in patterns]
+    suite = loader.loadTestsFromTestCase(CallFlows)
+    if suite.countTestCases() == 0:
+        sys.stderr.write("no test matches %r\n" % patterns)
+        return 2
+    sys.stderr.write("mode: %s%s\n" % (MODE, (" (%s)" % SBC) if SBC else ""))
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    t0 = time.monotonic()
+    result = unittest.TextTestRunner(verbosity=verbosity, stream=sys.stderr).run(suite)
+    sys.stderr.write("total %.1f s\n" % (time.monotonic() - t0))
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
