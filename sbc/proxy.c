@@ -40,6 +40,7 @@
 #include "hash.h"
 #include "pool.h"
 #include "reg.h"
+#include "sdp.h"
 #include "token.h"
 
 #define OUT_MAX (SIP_MAX_MSG + 4096u)
@@ -107,6 +108,8 @@ struct proxy {
 	struct sip_editor ed;
 	char out[OUT_MAX];
 	char rs[2][RS_MAX];             /* scratch for route sets */
+	struct sdp sdp;                 /* scratch: a body being rewritten */
+	char sdpbuf[SDP_MAX_BODY + 512];
 };
 
 static const char *const ctr_names[] = {
@@ -497,6 +500,33 @@ static int edit_hide_headers(struct proxy *p, const struct sip_msg *m, uint16_t 
 	return 0;
 }
 
+/* The o= address names the host that made the offer: towards a hidden
+ * realm it becomes the SBC's media address of that realm (the c= and m=
+ * lines are media anchoring's, lib/media). A body that is not SDP we can
+ * parse is left alone and counted: the call is not ours to break. */
+static int edit_sdp_origin(struct proxy *p, const struct sip_msg *m, uint16_t realm)
+{
+	const struct sip_hdr *ct = sip_hdr_first(m, SIP_H_CONTENT_TYPE);
+	struct sip_ctype c;
+	sip_str_t body = sip_msg_body(m);
+	if (!ct || !body.len || sip_ctype_parse(ct->value, &c) < 0 ||
+	    !sip_str_caseeq_lit(c.type, "application") || !sip_str_caseeq_lit(c.subtype, "sdp"))
+		return 0;
+	if (sdp_parse(&p->sdp, body.p, body.len) != SDP_E_OK) {
+		p->ctr[PROXY_C_SDP_UNPARSED]++;
+		return 0;
+	}
+	const struct sbc_ip *ip = &p->env.cfg->realms[realm].media.ip;
+	struct sdp_rewrite rw;
+	memset(&rw, 0, sizeof(rw));
+	rw.origin.addr = (sip_str_t){ ip->text, (uint32_t)strlen(ip->text) };
+	rw.origin.type = ip->family == AF_INET6 ? SDP_AT_IP6 : SDP_AT_IP4;
+	int n = sdp_rewrite(&p->sdp, &rw, p->sdpbuf, sizeof(p->sdpbuf));
+	if (n < 0)
+		return n;
+	return sip_edit_set_body(&p->ed, (sip_str_t){ p->sdpbuf, (uint32_t)n });
+}
+
 /* A request into a hidden realm: our Via only, no Route/Record-Route of the
  * other side (the dialog's own route set instead, in dialog), tokens for
  * Contacts, equipment headers gone. */
@@ -525,7 +555,7 @@ static int build_hidden(struct proxy *p, struct pctx *x, const struct sip_msg *m
 	    edit_hide_headers(p, m, x->in.realm) < 0)
 		return -ENOSPC;
 	int r = edit_contacts(p, x, m, x->out_realm, cid);
-	if (r < 0)
+	if (r < 0 || (r = edit_sdp_origin(p, m, x->out_realm)) < 0)
 		return r;
 	return sip_edit_serialize(e, p->out, sizeof(p->out));
 }
@@ -960,7 +990,7 @@ static int build_response(struct proxy *p, struct pctx *x, const struct sip_msg 
 		return -ENOSPC;
 	int r = x->reg ? (m->status >= 200 && m->status < 300 ? edit_reg_contacts(p, x, m) : 0)
 		       : edit_contacts(p, NULL, m, x->in.realm, cid);
-	if (r < 0)
+	if (r < 0 || (r = edit_sdp_origin(p, m, x->in.realm)) < 0)
 		return r;
 	return sip_edit_serialize(e, p->out, sizeof(p->out));
 }

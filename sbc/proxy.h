@@ -61,7 +61,8 @@ struct proxy_env {
 	X(NO_BINDING, "requests to a registration that is gone (404)")       \
 	X(BINDINGS_CREATED, "registration bindings created")                 \
 	X(BINDINGS_REMOVED, "registration bindings removed by the device")    \
-	X(REG_TABLE_FULL, "REGISTERs refused: binding table full (503)")
+	X(REG_TABLE_FULL, "REGISTERs refused: binding table full (503)")     \
+	X(SDP_UNPARSED, "SDP bodies left as they were: not parseable")
 
 enum proxy_counter {
 #define PROXY_CTR_ENUM(n, d) PROXY_C_##n,

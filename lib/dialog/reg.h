@@ -28,7 +28,7 @@
 #define REG_CONTACT_MAX 512u
 /* After the expiry the registrar granted, the binding lingers this long so a
  * late refresh still finds it (the device refreshes before expiry anyway). */
-#define REG_GRACE_S 10u
+#define REG_GRACE_S 5u
 
 struct reg_binding {
 	union sbc_sockaddr addr;    /* where the device's REGISTER came from */
