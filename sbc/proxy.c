@@ -84,6 +84,8 @@ struct pctx {
 	uint8_t nbind;
 	uint32_t bind_idx[MAX_CONTACTS];/* bindings this REGISTER created */
 	uint16_t bind_gen[MAX_CONTACTS];
+	bool bind_remove[MAX_CONTACTS]; /* ... asked to be removed (expires 0) */
+	bool reg_star;                  /* Contact: * (remove all of the AOR) */
 	/* hidden in-dialog target, valid while the request is being built */
 	sip_str_t new_ruri;
 	sip_str_t route_set;
@@ -452,6 +454,8 @@ static int edit_contacts(struct proxy *p, struct pctx *x, const struct sip_msg *
 				n += (size_t)snprintf(val + n, sizeof(val) - n, ", ");
 			if (c.na.star) {
 				n += (size_t)snprintf(val + n, sizeof(val) - n, "*");
+				if (x)
+					x->reg_star = true;
 				continue;
 			}
 			if (x && x->reg) {
@@ -465,6 +469,7 @@ static int edit_contacts(struct proxy *p, struct pctx *x, const struct sip_msg *
 					return -ENOSPC;
 				p->ctr[PROXY_C_BINDINGS_CREATED]++;
 				x->bind_idx[x->nbind] = reg_index(p->reg, b);
+				x->bind_remove[x->nbind] = contact_expires(m, &c) == 0;
 				x->bind_gen[x->nbind++] = b->gen;
 				t = (struct topo_token){ TOPO_REG, (uint8_t)realm, (uint8_t)p->env.shard,
 							 reg_index(p->reg, b), b->gen };
@@ -925,6 +930,23 @@ static int edit_pop_via(struct sip_editor *e, const struct sip_msg *m)
 	return sip_edit_delete_hdr(e, (uint16_t)(h - m->hdr));
 }
 
+/* The registrar accepted a REGISTER that removed bindings (expires 0, or
+ * "*" with Expires: 0): free ours now rather than at expiry. */
+static void reg_apply_removals(struct proxy *p, struct pctx *x)
+{
+	for (unsigned i = 0; i < x->nbind; i++) {
+		struct reg_binding *b = x->bind_remove[i] ? reg_get(p->reg, x->bind_idx[i], x->bind_gen[i]) : NULL;
+		if (b) {
+			reg_unbind(p->reg, b);
+			p->ctr[PROXY_C_BINDINGS_REMOVED]++;
+		}
+	}
+	struct sip_nameaddr to;
+	const struct sip_msg *req = x->reg_star && x->s ? stored_request(p, x) : NULL;
+	if (req && sip_msg_to(req, &to) > 0)
+		p->ctr[PROXY_C_BINDINGS_REMOVED] += reg_unbind_aor(p->reg, to.uri);
+}
+
 /* A 2xx to a REGISTER of a NAT'd device: its Contact list back to what the
  * device registered (the registrar sees tokens; the device its own URIs),
  * with the expiry granted per binding; other contacts of the AOR (other
@@ -960,6 +982,7 @@ static int edit_reg_contacts(struct proxy *p, struct pctx *x, const struct sip_m
 			reg_confirm(p->reg, b, exp);
 		}
 	}
+	reg_apply_removals(p, x);
 	if (sip_edit_delete_all(&p->ed, SIP_H_CONTACT) < 0)
 		return -ENOSPC;
 	if (!n)
@@ -1245,7 +1268,9 @@ static uint16_t resolve(struct proxy *p, struct pctx *x, const struct sip_msg *m
 	x->route = rt;
 	x->out_realm = (uint16_t)rt->to_realm;
 	x->hidden = hidden_pair(p, x->in.realm, x->out_realm);
-	x->reg = m->method == SIP_M_REGISTER && !p->env.cfg->realms[x->in.realm].trusted;
+	/* Binding tokens only where the registrar must not see the device:
+	 * without hiding, its Contact goes through as it is. */
+	x->reg = m->method == SIP_M_REGISTER && x->hidden && !p->env.cfg->realms[x->in.realm].trusted;
 	if (rt->by_ruri) {
 		if (uri_target(&ruri, &a) < 0) {
 			p->ctr[PROXY_C_UNRESOLVABLE]++;
