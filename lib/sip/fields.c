@@ -178,26 +178,26 @@ int sip_unescape(sip_str_t in, char *out, size_t cap)
 	return (int)o;
 }
 
-static bool ipv4_ok(sip_str_t h)
+/* A literal address of family af (inet_pton needs a C string). */
+static bool inet_ok(int af, sip_str_t h, uint32_t min, uint32_t max)
 {
-	char tmp[16];
-	struct in_addr a;
-	if (h.len < 7 || h.len > 15)
+	char tmp[INET6_ADDRSTRLEN];
+	union { struct in_addr v4; struct in6_addr v6; } a;
+	if (h.len < min || h.len > max)
 		return false;
 	memcpy(tmp, h.p, h.len);
 	tmp[h.len] = 0;
-	return inet_pton(AF_INET, tmp, &a) == 1;
+	return inet_pton(af, tmp, &a) == 1;
+}
+
+static bool ipv4_ok(sip_str_t h)
+{
+	return inet_ok(AF_INET, h, 7, 15);
 }
 
 static bool ipv6_ok(sip_str_t h)
 {
-	char tmp[64];
-	struct in6_addr a;
-	if (h.len < 2 || h.len > 45)
-		return false;
-	memcpy(tmp, h.p, h.len);
-	tmp[h.len] = 0;
-	return inet_pton(AF_INET6, tmp, &a) == 1;
+	return inet_ok(AF_INET6, h, 2, 45);
 }
 
 /* host [":" port] at s[i..); stops at ';' '?' LWS or end. Fills host/type/
