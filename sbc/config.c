@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "sbc-config.h" /* HAVE_DPDK */
 #include "sip.h"
 
 /* Aliases share nodes in the document tree, so a small file can describe an
@@ -804,11 +805,97 @@ static const struct field limits_fields[] = {
 	FNUM(struct sbc_limits, concurrent_calls, F_U32, 0, UINT32_MAX),
 	FNUM(struct sbc_limits, per_source_cps, F_U32, 0, UINT32_MAX),
 	FNUM(struct sbc_limits, register_per_source_rps, F_U32, 0, UINT32_MAX),
+	FNUM(struct sbc_limits, other_per_source_rps, F_U32, 0, UINT32_MAX),
+	FNUM(struct sbc_limits, retry_after, F_U32, 1, 3600),
+	FNUM(struct sbc_limits, flood_multiple, F_U32, 1, 1000),
+	FNUM(struct sbc_limits, block_after, F_U32, 0, 86400),
+	FNUM(struct sbc_limits, block_seconds, F_U32, 1, 86400),
 };
 
 static int set_limits(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	return WALK(c, n, limits_fields, &((struct sbc_realm *)obj)->limits);
+}
+
+/* ---- ACLs --------------------------------------------------------------- */
+
+static const char *const acl_policy_names[] = { "reject", "drop" };
+
+/* A list of CIDRs into a new array. */
+static int get_cidrs(struct cfg_ctx *c, yaml_node_t *n, struct lim_cidr **out, size_t *count)
+{
+	yaml_node_item_t *items;
+	int r = seq_items(c, n, &items, count);
+
+	if (r || !*count)
+		return r;
+	if (*count > SBC_MAX_ACL)
+		return cfg_fail(c, n, "at most %u entries", SBC_MAX_ACL);
+	*out = calloc(*count, sizeof(**out));
+	if (!*out)
+		return cfg_fail(c, n, "out of memory");
+	for (size_t i = 0; !r && i < *count; i++) {
+		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
+		size_t saved = path_push_index(c, i);
+		char why[128], pb[80];
+		const char *txt;
+
+		r = scalar_text(c, item, &txt);
+		if (!r && lim_cidr_parse(txt, &(*out)[i], why, sizeof why))
+			r = cfg_fail(c, item, "\"%s\" %s", printable(txt, strlen(txt), pb, sizeof pb),
+				     why);
+		path_pop(c, saved);
+	}
+	return r;
+}
+
+static int set_acl_allow(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_acl *a = obj;
+
+	return get_cidrs(c, n, &a->allow, &a->nallow);
+}
+
+static int set_acl_deny(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_acl *a = obj;
+
+	return get_cidrs(c, n, &a->deny, &a->ndeny);
+}
+
+static int set_acl_policy(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	int v, r = get_choice(c, n, "policy", acl_policy_names, 2, &v);
+
+	if (!r)
+		((struct sbc_acl *)obj)->policy = (enum sbc_acl_policy)v;
+	return r;
+}
+
+static const struct field acl_fields[] = {
+	FFN("allow", set_acl_allow, false),
+	FFN("deny", set_acl_deny, false),
+	FFN("policy", set_acl_policy, false),
+};
+
+/* The same prefix allowed and denied has no meaning: refuse it. */
+static int set_acl(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_acl *a = &((struct sbc_realm *)obj)->acl;
+	int r = WALK(c, n, acl_fields, a);
+
+	for (size_t i = 0; !r && i < a->ndeny; i++) {
+		for (size_t j = 0; j < a->nallow; j++) {
+			char txt[64];
+			if (!lim_cidr_eq(&a->deny[i], &a->allow[j]))
+				continue;
+			lim_cidr_format(&a->deny[i], txt, sizeof txt);
+			path_push(c, "deny");
+			path_push_index(c, i);
+			return cfg_fail(c, node_at(c, n, "deny", i), "%s is also allow[%zu]", txt, j);
+		}
+	}
+	return r;
 }
 
 static const struct field realm_fields[] = {
@@ -819,6 +906,7 @@ static const struct field realm_fields[] = {
 	FLD(struct sbc_realm, advertise, F_HOST, false),
 	FFN("media", set_media, true),
 	FFN("limits", set_limits, false),
+	FFN("acl", set_acl, false),
 };
 
 /* Via and Contact need a routable address: default to the first listen
@@ -950,6 +1038,9 @@ static int set_realms(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 
 		path_push_index(c, i);
 		realm->hide_topology = true;
+		realm->limits.retry_after = 5;
+		realm->limits.flood_multiple = 4;
+		realm->limits.block_seconds = 60;
 		r = WALK(c, item, realm_fields, realm);
 		if (!r)
 			r = realm_advertise(c, item, realm);
@@ -1214,16 +1305,454 @@ static int set_ha(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	return 0;
 }
 
+/* ---- io (packet I/O backend) -------------------------------------------- */
+
+static const char *const io_backend_names[] = { "socket", "dpdk" };
+
+static int set_io_backend(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	int v, r = get_choice(c, n, "packet I/O backend", io_backend_names, 2, &v);
+
+	if (r)
+		return r;
+	if (v == SBC_IO_DPDK && !HAVE_DPDK)
+		return cfg_fail(c, n, "this sbc was built without DPDK (install the DPDK "
+				"development files and rebuild with -Ddpdk=enabled), so only "
+				"\"socket\" is available");
+	((struct sbc_io *)obj)->backend = (enum sbc_io_backend)v;
+	return 0;
+}
+
+static int set_io_eal_args(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_io *io = obj;
+	yaml_node_item_t *items;
+	size_t count;
+	int r = seq_items(c, n, &items, &count);
+
+	if (r)
+		return r;
+	if (count > SBC_IO_MAX_EAL_ARGS)
+		return cfg_fail(c, n, "at most %u EAL arguments", SBC_IO_MAX_EAL_ARGS);
+	io->neal_args = count;
+	for (size_t i = 0; !r && i < count; i++) {
+		size_t saved = path_push_index(c, i);
+		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
+
+		r = get_str(c, item, io->eal_args[i], sizeof io->eal_args[i]);
+		if (!r && !io->eal_args[i][0])
+			r = cfg_fail(c, item, "an EAL argument must not be empty");
+		path_pop(c, saved);
+	}
+	return r;
+}
+
+/* PCI address as DPDK names it: [DOMAIN:]BUS:DEV.FN, hex. */
+static bool is_pci_addr(const char *s)
+{
+	unsigned dom, bus, dev, fn;
+	int end = 0;
+
+	if (sscanf(s, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &end) == 4 && !s[end])
+		return true;
+	end = 0;
+	return sscanf(s, "%2x:%2x.%1x%n", &bus, &dev, &fn, &end) == 3 && !s[end];
+}
+
+/* A PCI address, or a virtual device "net_name0[,key=value...]": its name
+ * is what EAL registers (letters, digits, '_'), the rest goes to the
+ * driver unchanged. */
+static int set_io_device(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_io_port *p = obj;
+	char pb[80];
+	int r = get_str(c, n, p->device, sizeof p->device);
+	size_t i;
+
+	if (r)
+		return r;
+	if (is_pci_addr(p->device))
+		return 0;
+	for (i = 0; p->device[i] && p->device[i] != ','; i++) {
+		char ch = p->device[i];
+		if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') &&
+		    !(ch >= '0' && ch <= '9') && ch != '_')
+			break;
+	}
+	if (!i || (p->device[i] && p->device[i] != ',') || strncmp(p->device, "net_", 4))
+		return cfg_fail(c, n, "\"%s\" is neither a PCI address (0000:03:00.0) nor a "
+				"virtual device (net_af_packet0,iface=eth1)",
+				printable(p->device, strlen(p->device), pb, sizeof pb));
+	if (strchr(p->device, ' '))
+		return cfg_fail(c, n, "device arguments must not contain spaces");
+	return 0;
+}
+
+static int set_io_mac(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_io_port *p = obj;
+	unsigned b[6];
+	const char *s;
+	char pb[80];
+	int end = 0, r = scalar_text(c, n, &s);
+
+	if (r || !*s)
+		return r;
+	printable(s, strlen(s), pb, sizeof pb);
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &end) != 6 || s[end] || end != 17)
+		return cfg_fail(c, n, "\"%s\" is not an Ethernet address (02:00:00:00:00:01)", pb);
+	if (b[0] & 1)
+		return cfg_fail(c, n, "%s is a multicast address", pb);
+	if (!(b[0] | b[1] | b[2] | b[3] | b[4] | b[5]))
+		return cfg_fail(c, n, "the all-zero address is not usable");
+	for (int i = 0; i < 6; i++)
+		p->mac[i] = (uint8_t)b[i];
+	p->has_mac = true;
+	return 0;
+}
+
+/* "10.0.0.1/24": a specific unicast IPv4 address and its on-link prefix. */
+static int get_io_prefix(struct cfg_ctx *c, yaml_node_t *n, struct sbc_io_prefix *out)
+{
+	char ip[SBC_IP_TEXT_MAX + 1], pb[80];
+	const char *s, *slash;
+	uint64_t len;
+	int r = scalar_text(c, n, &s);
+
+	if (r)
+		return r;
+	printable(s, strlen(s), pb, sizeof pb);
+	slash = strchr(s, '/');
+	if (!slash || (size_t)(slash - s) >= sizeof ip)
+		return cfg_fail(c, n, "\"%s\" is not ADDRESS/PREFIX (e.g. 192.0.2.10/24)", pb);
+	memcpy(ip, s, (size_t)(slash - s));
+	ip[slash - s] = '\0';
+	if (!parse_ip(ip, &out->ip) || !parse_u64(slash + 1, &len))
+		return cfg_fail(c, n, "\"%s\" is not ADDRESS/PREFIX (e.g. 192.0.2.10/24)", pb);
+	if (out->ip.family != AF_INET)
+		return cfg_fail(c, n, "%s: the dpdk backend handles IPv4 only (IPv6 goes to the "
+				"kernel through kernel_tap)", pb);
+	if (len < 1 || len > 32)
+		return cfg_fail(c, n, "%s: the prefix length must be 1-32", pb);
+	uint32_t a = ntohl(out->ip.u.v4.s_addr);
+	if (ip_is_any(&out->ip) || (a >> 28) == 14 || (a >> 28) == 15 || (a >> 24) == 127)
+		return cfg_fail(c, n, "%s is not a unicast host address", pb);
+	if (len <= 30 && ((a & ~(UINT32_MAX << (32 - len))) == 0 ||
+			  (a | (UINT32_MAX << (32 - len))) == UINT32_MAX))
+		return cfg_fail(c, n, "%s is the network or broadcast address of its prefix", pb);
+	out->len = (uint8_t)len;
+	return 0;
+}
+
+static int set_io_addresses(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_io_port *p = obj;
+	yaml_node_item_t *items;
+	size_t count;
+	int r = seq_items(c, n, &items, &count);
+
+	if (r)
+		return r;
+	if (!count || count > SBC_IO_MAX_ADDRS)
+		return cfg_fail(c, n, "needs 1 to %u addresses", SBC_IO_MAX_ADDRS);
+	p->naddr = count;
+	for (size_t i = 0; !r && i < count; i++) {
+		size_t saved = path_push_index(c, i);
+		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
+
+		r = get_io_prefix(c, item, &p->addr[i]);
+		for (size_t j = 0; !r && j < i; j++) {
+			if (sbc_ip_eq(&p->addr[j].ip, &p->addr[i].ip))
+				r = cfg_fail(c, item, "%s is listed twice", p->addr[i].ip.text);
+		}
+		path_pop(c, saved);
+	}
+	return r;
+}
+
+static int set_io_gateway(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_io_port *p = obj;
+	const char *s;
+	int r = scalar_text(c, n, &s);
+
+	if (r || !*s)
+		return r;
+	r = get_ip(c, n, &p->gateway);
+	if (!r && p->gateway.family != AF_INET)
+		r = cfg_fail(c, n, "the gateway must be an IPv4 address");
+	return r;
+}
+
+static int set_io_tap(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_io_port *p = obj;
+	char pb[80];
+	int r = get_str(c, n, p->kernel_tap, sizeof p->kernel_tap);
+
+	if (r)
+		return r;
+	for (const char *s = p->kernel_tap; *s; s++) {
+		if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') &&
+		    !(*s >= '0' && *s <= '9') && *s != '-' && *s != '_' && *s != '.')
+			return cfg_fail(c, n, "\"%s\" is not an interface name (letters, digits, "
+					"'-', '_', '.')",
+					printable(p->kernel_tap, strlen(p->kernel_tap), pb, sizeof pb));
+	}
+	return 0;
+}
+
+static const struct field io_port_fields[] = {
+	FFN("device", set_io_device, true),
+	FFN("mac", set_io_mac, false),
+	FFN("addresses", set_io_addresses, true),
+	FFN("gateway", set_io_gateway, false),
+	FNUM(struct sbc_io_port, mtu, F_U16, 576, 9702),
+	FFN("kernel_tap", set_io_tap, false),
+};
+
+/* Length of the device's name: up to the first ','. */
+static size_t io_devname_len(const char *dev)
+{
+	const char *comma = strchr(dev, ',');
+
+	return comma ? (size_t)(comma - dev) : strlen(dev);
+}
+
+static bool io_prefix_covers(const struct sbc_io_prefix *p, const struct sbc_ip *ip)
+{
+	uint32_t mask = UINT32_MAX << (32 - p->len);
+
+	return ip->family == AF_INET && p->ip.family == AF_INET &&
+	       ((ntohl(ip->u.v4.s_addr) ^ ntohl(p->ip.u.v4.s_addr)) & mask) == 0;
+}
+
+/* Checks between the ports, once all are read. */
+static int io_port_check(struct cfg_ctx *c, yaml_node_t *item, struct sbc_io *io, size_t i)
+{
+	const struct sbc_io_port *p = &io->ports[i];
+	size_t nlen = io_devname_len(p->device);
+	bool on_link = p->gateway.family == AF_UNSPEC;
+
+	for (size_t k = 0; k < p->naddr && !on_link; k++)
+		on_link = io_prefix_covers(&p->addr[k], &p->gateway);
+	if (!on_link) {
+		path_push(c, "gateway");
+		return cfg_fail(c, map_value(c, item, "gateway"),
+				"%s is not inside any of the port's address prefixes",
+				p->gateway.text);
+	}
+	for (size_t j = 0; j < i; j++) {
+		const struct sbc_io_port *o = &io->ports[j];
+		if (nlen == io_devname_len(o->device) && !strncmp(p->device, o->device, nlen)) {
+			path_push(c, "device");
+			return cfg_fail(c, map_value(c, item, "device"),
+					"\"%.*s\" is already io.ports[%zu].device", (int)nlen,
+					p->device, j);
+		}
+		if (p->kernel_tap[0] && !strcmp(p->kernel_tap, o->kernel_tap)) {
+			path_push(c, "kernel_tap");
+			return cfg_fail(c, map_value(c, item, "kernel_tap"),
+					"\"%s\" is already io.ports[%zu].kernel_tap", p->kernel_tap, j);
+		}
+		for (size_t k = 0; k < p->naddr; k++) {
+			for (size_t m = 0; m < o->naddr; m++) {
+				if (!sbc_ip_eq(&p->addr[k].ip, &o->addr[m].ip))
+					continue;
+				path_push(c, "addresses");
+				path_push_index(c, k);
+				return cfg_fail(c, node_at(c, item, "addresses", k),
+						"%s is already an address of io.ports[%zu]",
+						p->addr[k].ip.text, j);
+			}
+		}
+	}
+	return 0;
+}
+
+static int set_io_ports(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_io *io = obj;
+	yaml_node_item_t *items;
+	size_t count;
+	int r = seq_items(c, n, &items, &count);
+
+	if (r)
+		return r;
+	if (count > SBC_IO_MAX_PORTS)
+		return cfg_fail(c, n, "at most %u ports", SBC_IO_MAX_PORTS);
+	io->nports = count;
+	for (size_t i = 0; !r && i < count; i++) {
+		size_t saved = path_push_index(c, i);
+		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
+
+		r = WALK(c, item, io_port_fields, &io->ports[i]);
+		if (!r)
+			r = io_port_check(c, item, io, i);
+		path_pop(c, saved);
+	}
+	return r;
+}
+
+static const struct field io_fields[] = {
+	FFN("backend", set_io_backend, false),
+	FFN("eal_args", set_io_eal_args, false),
+	FFN("ports", set_io_ports, false),
+	FNUM(struct sbc_io, mbufs, F_U32, 1023, 16777215),
+	FNUM(struct sbc_io, mbuf_size, F_U32, 1024, 65535),
+	FNUM(struct sbc_io, rx_queue_size, F_U32, 32, 32768),
+	FNUM(struct sbc_io, tx_queue_size, F_U32, 32, 32768),
+	FLD(struct sbc_io, power_saving, F_BOOL, false),
+	FNUM(struct sbc_io, idle_sleep_us, F_U32, 1, 100000),
+};
+
+/* The backend adds every port's device to the EAL arguments itself; the
+ * same virtual device given twice would fail in EAL with a vaguer message. */
+static int io_eal_dup_vdev(struct cfg_ctx *c, yaml_node_t *n, const struct sbc_io *io)
+{
+	for (size_t i = 0; i < io->neal_args; i++) {
+		const char *a = io->eal_args[i];
+		size_t at = i;
+
+		if (!strncmp(a, "--vdev=", 7))
+			a += 7;
+		else if (!strcmp(a, "--vdev") && i + 1 < io->neal_args)
+			a = io->eal_args[++at];
+		else
+			continue;
+		for (size_t p = 0; p < io->nports; p++) {
+			size_t len = io_devname_len(io->ports[p].device);
+			if (len != io_devname_len(a) || strncmp(a, io->ports[p].device, len))
+				continue;
+			path_push(c, "eal_args");
+			path_push_index(c, at);
+			return cfg_fail(c, node_at(c, n, "eal_args", at),
+					"\"%.*s\" is io.ports[%zu].device, which the backend adds to the "
+					"EAL arguments itself: remove it here", (int)len, a, p);
+		}
+	}
+	return 0;
+}
+
+static int set_io(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_io *io = &((struct sbc_config *)obj)->io;
+	int r = WALK(c, n, io_fields, io);
+
+	return r ? r : io_eal_dup_vdev(c, n, io);
+}
+
+static void io_defaults(struct sbc_io *io)
+{
+	io->backend = SBC_IO_SOCKET;
+	io->mbufs = 16383;
+	io->mbuf_size = 2048 + 128;
+	io->rx_queue_size = 512;
+	io->tx_queue_size = 512;
+	io->power_saving = true;
+	io->idle_sleep_us = 500;
+}
+
+/* The port that owns ip, or -1. */
+static int io_port_of(const struct sbc_io *io, const struct sbc_ip *ip)
+{
+	for (size_t i = 0; i < io->nports; i++) {
+		for (size_t k = 0; k < io->ports[i].naddr; k++) {
+			if (sbc_ip_eq(&io->ports[i].addr[k].ip, ip))
+				return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* A realm address the dpdk backend must own: specific, IPv4, on a port. */
+static int io_realm_addr(struct cfg_ctx *c, yaml_node_t *at, const struct sbc_io *io,
+			 const struct sbc_ip *ip, const char *what)
+{
+	if (ip->family != AF_INET)
+		return cfg_fail(c, at, "%s: the dpdk backend handles IPv4 only", ip->text);
+	if (ip_is_any(ip))
+		return cfg_fail(c, at, "the dpdk backend needs a specific %s address, not a wildcard",
+				what);
+	if (io_port_of(io, ip) < 0)
+		return cfg_fail(c, at, "%s is not an address of any io.ports[].addresses (with the "
+				"dpdk backend the SBC owns only those)", ip->text);
+	return 0;
+}
+
+/* With the dpdk backend every listen and media address must live on a
+ * port: that is how a listen address maps to its port. Runs after the walk
+ * (io may come before or after realms in the file). */
+static int io_resolve(struct cfg_ctx *c, yaml_node_t *root, struct sbc_config *cfg)
+{
+	const struct sbc_io *io = &cfg->io;
+	yaml_node_t *realms = map_value(c, root, "realms");
+	size_t saved = c->plen;
+	int r = 0;
+
+	if (io->backend != SBC_IO_DPDK)
+		return 0;
+	if (!io->nports) {
+		yaml_node_t *ion = map_value(c, root, "io");
+		path_push(c, "io");
+		path_push(c, "ports");
+		return cfg_fail(c, node_at(c, ion, "ports", SIZE_MAX),
+				"the dpdk backend needs at least one port");
+	}
+	for (size_t i = 0; !r && i < cfg->nrealms; i++) {
+		const struct sbc_realm *realm = &cfg->realms[i];
+		yaml_node_t *item = seq_item(c, realms, i);
+		yaml_node_t *lst = map_value(c, item, "listen");
+
+		path_set(c, saved);
+		path_push(c, "realms");
+		path_push_index(c, i);
+		for (size_t k = 0; !r && k < realm->nlisten; k++) {
+			size_t s2 = path_push(c, "listen");
+			path_push_index(c, k);
+			path_push(c, "address");
+			r = io_realm_addr(c, node_at(c, seq_item(c, lst, k), "address", SIZE_MAX), io,
+					  &realm->listen[k].ip, "listen");
+			path_pop(c, s2);
+		}
+		if (!r) {
+			path_push(c, "media");
+			path_push(c, "address");
+			r = io_realm_addr(c, node_at(c, map_value(c, item, "media"), "address", SIZE_MAX),
+					  io, &realm->media.ip, "media");
+		}
+	}
+	if (r)
+		return r;
+	path_set(c, saved);
+	return 0;
+}
+
 /* ---- top level ---------------------------------------------------------- */
+
+static const struct field global_limits_fields[] = {
+	FNUM(struct sbc_global_limits, cps, F_U32, 0, UINT32_MAX),
+	FNUM(struct sbc_global_limits, rps, F_U32, 0, UINT32_MAX),
+	FNUM(struct sbc_global_limits, flood_multiple, F_U32, 1, 1000),
+	FNUM(struct sbc_global_limits, sources, F_U32, 64, 1u << 24),
+};
+
+static int set_global_limits(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	return WALK(c, n, global_limits_fields, &((struct sbc_config *)obj)->limits);
+}
 
 static const struct field top_fields[] = {
 	FNUM(struct sbc_config, workers, F_U32, 0, SBC_MAX_WORKERS),
 	FFN("log_level", set_log_level, false),
 	FFN("sip", set_sip, false),
 	FFN("control", set_control, false),
+	FFN("limits", set_global_limits, false),
 	FFN("realms", set_realms, true),
 	FFN("routes", set_routes, false),
 	FFN("ha", set_ha, false),
+	FFN("io", set_io, false),
 };
 
 static void config_defaults(struct sbc_config *cfg, const char *name)
@@ -1236,9 +1765,11 @@ static void config_defaults(struct sbc_config *cfg, const char *name)
 	cfg->control.metrics_enabled = true;
 	parse_ip("127.0.0.1", &cfg->control.metrics_ip);
 	cfg->control.metrics_port = 9099;
+	cfg->limits = (struct sbc_global_limits){ .flood_multiple = 4, .sources = 16384 };
 	snprintf(cfg->ha.pair, sizeof cfg->ha.pair, "sbc");
 	cfg->ha.lease_ms = 3000;
 	cfg->ha.renew_ms = 1000;
+	io_defaults(&cfg->io);
 }
 
 static int config_from_doc(struct cfg_ctx *c, struct sbc_config *cfg)
@@ -1251,6 +1782,8 @@ static int config_from_doc(struct cfg_ctx *c, struct sbc_config *cfg)
 	r = WALK(c, root, top_fields, cfg);
 	if (!r)
 		r = routes_resolve(c, root, cfg);
+	if (!r)
+		r = io_resolve(c, root, cfg);
 	return r;
 }
 
@@ -1347,8 +1880,11 @@ void sbc_config_free(struct sbc_config *cfg)
 {
 	if (!cfg)
 		return;
-	for (size_t i = 0; i < cfg->nrealms; i++)
+	for (size_t i = 0; i < cfg->nrealms; i++) {
 		free(cfg->realms[i].listen);
+		free(cfg->realms[i].acl.allow);
+		free(cfg->realms[i].acl.deny);
+	}
 	for (size_t i = 0; i < cfg->nroutes; i++)
 		free(cfg->routes[i].hops);
 	free(cfg->realms);

@@ -7,8 +7,8 @@
  *   with sbc_config_free(). It is filled once on the main thread before any
  *   worker starts and is read-only afterwards, so workers read it without
  *   locks. Strings are fixed-size, NUL-terminated arrays (bounded by the
- *   validation) so the only heap blocks are the realm, listen, route and
- *   next-hop arrays.
+ *   validation) so the only heap blocks are the realm, listen, route,
+ *   next-hop and ACL arrays.
  *
  * Errors
  *   Every rejected input produces exactly one message in the caller's buffer,
@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "limit.h"  /* struct lim_cidr */
+
 #define SBC_MAX_WORKERS        256u
 #define SBC_MAX_REALMS         64u
 #define SBC_MAX_LISTEN         16u   /* per realm */
@@ -41,6 +43,7 @@
 #define SBC_PREFIX_MAX         64u
 #define SBC_HA_ID_MAX          64u
 #define SBC_IP_TEXT_MAX        46u   /* INET6_ADDRSTRLEN */
+#define SBC_MAX_ACL            4096u /* CIDR entries per ACL list per realm */
 
 enum sbc_log_level { SBC_LOG_ERROR = 0, SBC_LOG_WARN, SBC_LOG_INFO, SBC_LOG_DEBUG };
 
@@ -81,12 +84,40 @@ struct sbc_media {
 	uint16_t port_last;
 };
 
-/* Numbers, 0 = unlimited. Enforced by lib/limit in a later issue. */
+/* Per-realm protection (lib/limit, enforced by the worker that first
+ * touches a packet). Rates are per second, 0 = unlimited; rates are split
+ * over the workers (conf/sbc.yaml explains the approximations). */
 struct sbc_limits {
-	uint32_t cps;
+	uint32_t cps;                     /* new calls (initial INVITEs) of the realm */
 	uint32_t concurrent_calls;
-	uint32_t per_source_cps;
-	uint32_t register_per_source_rps;
+	uint32_t per_source_cps;          /* initial INVITEs per source address */
+	uint32_t register_per_source_rps; /* REGISTERs per source address */
+	uint32_t other_per_source_rps;    /* any other request per source address */
+	uint32_t retry_after;             /* s, base of Retry-After in 503s (jittered) */
+	uint32_t flood_multiple;          /* beyond this x a limit: silent drop */
+	uint32_t block_after;             /* s over its limit before a source is blocked; 0 never */
+	uint32_t block_seconds;           /* how long a block lasts */
+};
+
+enum sbc_acl_policy { SBC_ACL_REJECT = 0, SBC_ACL_DROP };
+
+/* Per-realm access list (lib/limit semantics: longest prefix wins; a
+ * non-empty allow list denies everything it does not cover). */
+struct sbc_acl {
+	struct lim_cidr *allow;
+	size_t nallow;
+	struct lim_cidr *deny;
+	size_t ndeny;
+	enum sbc_acl_policy policy;       /* denied requests: 403, or silence */
+};
+
+/* SBC-wide limits over the requests of untrusted realms, and the size of
+ * the per-source tables. */
+struct sbc_global_limits {
+	uint32_t cps;                     /* new calls per second */
+	uint32_t rps;                     /* requests per second */
+	uint32_t flood_multiple;
+	uint32_t sources;                 /* per-source entries per worker */
 };
 
 struct sbc_realm {
@@ -98,6 +129,7 @@ struct sbc_realm {
 	struct sbc_host advertise;   /* defaults to the first listen address */
 	struct sbc_media media;
 	struct sbc_limits limits;
+	struct sbc_acl acl;
 };
 
 struct sbc_next_hop {
@@ -149,17 +181,61 @@ struct sbc_ha {
 	struct sbc_ip service_ip;             /* floating address; AF_UNSPEC = none */
 };
 
+/* Packet I/O (io: section). The socket backend needs none of it; the
+ * dpdk backend takes its EAL arguments, ports and sizes from here. Fixed
+ * arrays: no heap block to free. */
+enum sbc_io_backend { SBC_IO_SOCKET = 0, SBC_IO_DPDK };
+
+#define SBC_IO_MAX_PORTS       8u
+#define SBC_IO_MAX_ADDRS       16u   /* per port */
+#define SBC_IO_MAX_EAL_ARGS    32u
+#define SBC_IO_ARG_MAX         256u  /* one EAL argument or device string */
+#define SBC_IFNAME_MAX         15u   /* IFNAMSIZ - 1 */
+
+/* An address of ours on a port and its on-link prefix ("10.0.0.1/24"). */
+struct sbc_io_prefix {
+	struct sbc_ip ip;
+	uint8_t len;
+};
+
+struct sbc_io_port {
+	char device[SBC_IO_ARG_MAX];     /* PCI address or vdev "net_x0,k=v,..." */
+	bool has_mac;
+	uint8_t mac[6];                  /* our Ethernet address; default the device's */
+	struct sbc_io_prefix addr[SBC_IO_MAX_ADDRS];
+	size_t naddr;
+	struct sbc_ip gateway;           /* AF_UNSPEC: on-link destinations only */
+	uint16_t mtu;                    /* 0: the device's */
+	char kernel_tap[SBC_IFNAME_MAX + 1]; /* exception-path interface; "" none */
+};
+
+struct sbc_io {
+	enum sbc_io_backend backend;
+	char eal_args[SBC_IO_MAX_EAL_ARGS][SBC_IO_ARG_MAX];
+	size_t neal_args;
+	struct sbc_io_port ports[SBC_IO_MAX_PORTS];
+	size_t nports;
+	uint32_t mbufs;                  /* packet buffers per NUMA node with ports */
+	uint32_t mbuf_size;              /* bytes per buffer incl. 128 of headroom */
+	uint32_t rx_queue_size;          /* descriptors per queue */
+	uint32_t tx_queue_size;
+	bool power_saving;               /* back off when idle */
+	uint32_t idle_sleep_us;          /* longest idle sleep: the latency bound */
+};
+
 struct sbc_config {
 	char source[256];            /* file name as given, for messages */
 	uint32_t workers;            /* 0 = automatic, see sbc_config_workers() */
 	enum sbc_log_level log_level;
 	struct sbc_sip sip;
 	struct sbc_control control;
+	struct sbc_global_limits limits;
 	struct sbc_realm *realms;
 	size_t nrealms;
 	struct sbc_route *routes;
 	size_t nroutes;
 	struct sbc_ha ha;
+	struct sbc_io io;
 };
 
 /* Load and validate a file. On success *out is a new config (0 returned).

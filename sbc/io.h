@@ -79,6 +79,8 @@ struct io_backend {
 };
 
 extern const struct io_backend io_socket_backend;
+/* Poll-mode backend (sbc/io_dpdk.c); only in builds with DPDK (HAVE_DPDK). */
+extern const struct io_backend io_dpdk_backend;
 
 /* Number of ifaces in cfg (sum of listen entries). */
 unsigned io_iface_count(const struct sbc_config *cfg);

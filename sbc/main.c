@@ -20,6 +20,7 @@
 #include <sys/random.h>
 
 #include "config.h"
+#include "control.h"
 #include "io.h"
 #include "log.h"
 #include "proxy.h"
@@ -43,6 +44,7 @@ struct daemon {
 	pthread_t *threads;
 	atomic_bool stop;
 	struct worker_shared shared;
+	struct control *control;     /* metrics endpoint; NULL when disabled */
 };
 
 static void usage(FILE *f)
@@ -64,6 +66,9 @@ static void config_freep(struct sbc_config **c)
 
 static void daemon_stop_threads(struct daemon *d)
 {
+	/* first: the control thread reads the workers' counters */
+	control_stop(d->control);
+	d->control = NULL;
 	atomic_store(&d->stop, true);
 	for (unsigned i = 0; i < d->started; i++)
 		pthread_join(d->threads[i], NULL);
@@ -142,6 +147,15 @@ static int daemon_prepare(struct daemon *d)
 	return 0;
 }
 
+/* The control thread (metrics), before the workers run: a metrics
+ * address in use stops start-up with no worker started. */
+static int daemon_control(struct daemon *d)
+{
+	struct control_env env = { .cfg = d->cfg, .workers = d->workers, .nworkers = d->nworkers };
+
+	return control_start(&env, &d->control);
+}
+
 static int daemon_start(struct daemon *d)
 {
 	for (unsigned i = 0; i < d->nworkers; i++) {
@@ -187,10 +201,10 @@ static int daemon_wait(const sigset_t *set)
 
 /* ---- logging ------------------------------------------------------------ */
 
-static void log_listening(const struct sbc_config *cfg, unsigned nworkers)
+static void log_listening(const struct sbc_config *cfg, unsigned nworkers, const char *backend)
 {
-	log_info("sbc %s: %u worker%s, backend socket, config %s", SBC_VERSION, nworkers,
-		 nworkers == 1 ? "" : "s", cfg->source);
+	log_info("sbc %s: %u worker%s, backend %s, config %s", SBC_VERSION, nworkers,
+		 nworkers == 1 ? "" : "s", backend, cfg->source);
 	for (size_t i = 0; i < cfg->nrealms; i++) {
 		const struct sbc_realm *r = &cfg->realms[i];
 		for (size_t j = 0; j < r->nlisten; j++)
@@ -256,6 +270,11 @@ static void log_summary(const struct daemon *d)
 static int run(const struct sbc_config *cfg)
 {
 	struct daemon d = { .cfg = cfg, .io = &io_socket_backend };
+
+#if HAVE_DPDK
+	if (cfg->io.backend == SBC_IO_DPDK)
+		d.io = &io_dpdk_backend;
+#endif
 	sigset_t set;
 	int r;
 
@@ -272,6 +291,8 @@ static int run(const struct sbc_config *cfg)
 	atomic_init(&d.stop, false);
 	r = daemon_prepare(&d);
 	if (!r)
+		r = daemon_control(&d);
+	if (!r)
 		r = daemon_start(&d);
 	if (r) {
 		if (r == -ENOMEM)
@@ -280,7 +301,7 @@ static int run(const struct sbc_config *cfg)
 		daemon_free(&d);
 		return EXIT_RUNTIME;
 	}
-	log_listening(cfg, d.nworkers);
+	log_listening(cfg, d.nworkers, d.io->name);
 	r = daemon_wait(&set);
 	daemon_stop_threads(&d);
 	log_summary(&d);

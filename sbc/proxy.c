@@ -86,6 +86,8 @@ struct pctx {
 	uint16_t bind_gen[MAX_CONTACTS];
 	bool bind_remove[MAX_CONTACTS]; /* ... asked to be removed (expires 0) */
 	bool reg_star;                  /* Contact: * (remove all of the AOR) */
+	bool call, call_ended;          /* an initial INVITE, for call metrics */
+	uint64_t call_t0;               /* its arrival, ns */
 	/* hidden in-dialog target, valid while the request is being built */
 	sip_str_t new_ruri;
 	sip_str_t route_set;
@@ -230,6 +232,20 @@ static void reply_local(struct proxy *p, struct txn_server *s, uint16_t status, 
 {
 	p->ctr[PROXY_C_LOCAL_REPLIES]++;
 	(void)txn_server_reply(s, status, reason, SIP_STR_NULL);
+}
+
+/* ---- call metrics ---------------------------------------------------------------
+ * A call is an initial INVITE; it ends answered at its first 2xx upstream
+ * (setup time from the INVITE's arrival) or failed at its final non-2xx. */
+static void call_final(struct proxy *p, struct pctx *x, uint16_t status)
+{
+	if (!x->call || x->call_ended || status < 200 || !p->env.calls)
+		return;
+	x->call_ended = true;
+	if (status < 300)
+		metrics_call_answered(p->env.calls, metrics_now_ns() - x->call_t0);
+	else
+		metrics_call_failed(p->env.calls);
 }
 
 /* ---- contexts ------------------------------------------------------------------ */
@@ -694,6 +710,7 @@ static void answer_exhausted(struct proxy *p, struct pctx *x, uint16_t status)
 	if (!x->s || x->upstream_final)
 		return;
 	x->upstream_final = true;
+	call_final(p, x, x->cancelled ? 487 : status == 503 ? 503 : 408);
 	if (x->cancelled)
 		reply_local(p, x->s, 487, "Request Terminated");
 	else if (status == 503)
@@ -1027,6 +1044,7 @@ static void relay_response(struct proxy *p, struct pctx *x, const struct sip_msg
 	}
 	if (x->s) {
 		p->ctr[PROXY_C_FORWARDED_RESPONSES]++;
+		call_final(p, x, m->status);
 		(void)txn_server_send(x->s, m->status, p->out, (uint32_t)n);
 		return;
 	}
@@ -1067,6 +1085,7 @@ static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m
 		early_forget(p, x, true);
 		if (m->status == 503 && x->s && !x->upstream_final) {
 			x->upstream_final = true;
+			call_final(p, x, 500);
 			reply_local(p, x->s, 500, "Server Internal Error - next hop unavailable");
 			return;
 		}
@@ -1255,6 +1274,12 @@ static uint16_t resolve(struct proxy *p, struct pctx *x, const struct sip_msg *m
 				       ? (uint16_t)rs.out_realm
 				       : (rt ? (uint16_t)rt->to_realm : x->in.realm);
 		x->out_realm = out;
+		/* A preloaded Route to us (a core proxy's, or one naming the SBC
+		 * for a dialog it never saw) crosses the realms like any other
+		 * request: hidden if the pair is. */
+		x->hidden = hidden_pair(p, x->in.realm, out);
+		x->reg = x->hidden && m->method == SIP_M_REGISTER &&
+			 !p->env.cfg->realms[x->in.realm].trusted;
 		set_peer(p, &x->target, out, &a);
 		x->by_table = false;
 		return 0;
@@ -1316,9 +1341,11 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 	struct pctx *x = s ? pool_get(p->ctx_pool) : NULL;
 	if (!x) {
 		p->ctr[PROXY_C_OVERLOAD]++;
-		if (s)
-			reply_local(p, s, 503, "Service Unavailable - SBC overloaded");
-		else
+		if (s) {
+			p->ctr[PROXY_C_LOCAL_REPLIES]++;
+			(void)txn_server_reply(s, 503, "Service Unavailable - SBC overloaded",
+					       SIP_STR("Retry-After: 5\r\n"));
+		} else
 			reply_stateless(p, m, from, 503, "Service Unavailable - SBC overloaded",
 					"Retry-After: 5\r\n");
 		return;
@@ -1330,19 +1357,29 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 	txn_server_set_user(s, x);
 	x->in_dialog = sip_msg_to(m, &to) > 0 && to.tag.len;
 	x->record_route = !x->in_dialog && creates_dialog(m->method);
-	if (x->in_dialog)
-		note_in_dialog(p, m);
+	if (m->method == SIP_M_INVITE && !x->in_dialog && p->env.calls) {
+		x->call = true;
+		x->call_t0 = metrics_now_ns();
+		metrics_call_attempted(p->env.calls);
+	}
+	bool in_dialog = x->in_dialog;
 	uint16_t st = resolve(p, x, m, &reason);
 	if (!st && x->in_dialog && x->hidden)
 		refresh_target(p, m);
 	if (st) {
 		x->upstream_final = true;
+		call_final(p, x, st);
 		p->ctr[PROXY_C_LOCAL_REPLIES]++;
 		(void)txn_server_reply(s, st, reason, SIP_STR_NULL);
 		return;
 	}
 	if (try_next(p, x) < 0)
 		answer_exhausted(p, x, 503);
+	/* Only now: a NOTIFY "terminated" ends its subscription dialog, and
+	 * the hidden path above needed that dialog to find the subscriber
+	 * (x->new_ruri / route_set point into it). */
+	if (in_dialog)
+		note_in_dialog(p, m);
 }
 
 static void handle_cancel(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from,

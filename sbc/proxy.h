@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "dialog.h"
+#include "metrics.h"
 #include "sip.h"
 #include "txn.h"
 #include "wheel.h"
@@ -34,6 +35,7 @@ struct proxy_env {
 	uint32_t max_transactions;   /* per shard, server and client each */
 	uint32_t max_dialogs;        /* per shard */
 	sip_str_t sl_tag;            /* To-tag of stateless responses */
+	struct metrics_calls *calls; /* the worker's call counters; NULL ok */
 	const uint8_t *token_key;    /* secret of Contact tokens (all workers) */
 	size_t token_key_len;
 };

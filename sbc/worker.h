@@ -8,8 +8,9 @@
  *   worker_run()'s start and its return, the worker's state (message,
  *   buffers, counters) is written only by its own thread; main reads the
  *   counters after joining it. Counters are plain integers in a cache-line
- *   aligned block: one writer, no atomics (a metrics reader will later read
- *   them racily, which is acceptable for monotonic 64-bit counters).
+ *   aligned block: one writer, no atomics; the control thread's metrics
+ *   reader loads them racily with relaxed atomic loads (METRICS_LOAD),
+ *   which is sound for monotonic, aligned 64-bit counters.
  *   All buffers are allocated in worker_create(): no malloc per packet.
  *
  * Sharding (DESIGN "Threads and sharding")
@@ -37,9 +38,13 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "dialog.h"
 #include "io.h"
+#include "metrics.h"
+#include "protect.h"
 #include "ring.h"
 #include "sip.h"
+#include "txn.h"
 
 /* Datagrams the worker handled without answering, besides ACKs and
  * keepalives which are normal traffic. */
@@ -71,6 +76,23 @@ struct worker_counters {
 	uint64_t sip_err[SIP_E__COUNT];    /* verdicts of parse/check/proxy check */
 	uint64_t drop[WORKER_DROP__COUNT];
 } __attribute__((aligned(64)));
+
+/* What the metrics endpoint shows of a worker (besides worker_counters and
+ * the proxy counters). Written only by the worker, read racily by the
+ * control thread with METRICS_LOAD; the shard snapshot is republished by
+ * the worker every WORKER_SNAPSHOT_MS with METRICS_STORE (the reader never
+ * touches the proxy's own structures). */
+struct worker_metrics {
+	uint64_t requests[SIP_M__COUNT];   /* parsed requests by method (first touch) */
+	uint64_t responses[7];             /* parsed responses by class 1..6; [0] other */
+	uint64_t overload_503;             /* 503s because the owner's ring was full */
+	struct metrics_hist processing;    /* one datagram's handling on this worker */
+	struct metrics_calls calls;        /* kept by the shard's proxy (proxy_env.calls) */
+	struct txn_stats txn;              /* shard snapshot */
+	struct dlg_stats dlg;              /* shard snapshot */
+} __attribute__((aligned(64)));
+
+#define WORKER_SNAPSHOT_MS 20u
 
 struct worker;
 
@@ -107,6 +129,9 @@ const struct worker_counters *worker_counters(const struct worker *w);
 void worker_counters_add(struct worker_counters *a, const struct worker_counters *b);
 /* Proxy counters of the worker's shard (PROXY_C__COUNT entries). */
 const uint64_t *worker_proxy_counters(const struct worker *w);
+/* For the metrics reader (control thread): racy reads, see above. */
+const struct worker_metrics *worker_metrics(const struct worker *w);
+const struct protect *worker_protect(const struct worker *w);
 
 #define WORKER_STOP_SIGNAL SIGUSR2
 

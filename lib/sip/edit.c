@@ -150,7 +150,8 @@ static void put(struct out *o, const void *p, size_t n)
 		o->full = true;
 		return;
 	}
-	memcpy(o->p + o->n, p, n);
+	if (n) /* an empty body may be SIP_STR_NULL: memcpy(NULL, 0) is UB */
+		memcpy(o->p + o->n, p, n);
 	o->n += n;
 }
 

@@ -290,14 +290,14 @@ static void walk_fields(const struct sip_msg *m)
 
 /* Reply into a heap block of exactly cap bytes: an overrun is an ASan
  * report. Returns the length (or <0). */
-static int reply_into(const struct sip_msg *m, uint16_t status, size_t cap, char **outp)
+static int reply_into(const struct sip_msg *m, uint16_t status, sip_str_t extra, size_t cap,
+		      char **outp)
 {
 	char *out = malloc(cap ? cap : 1);
 	int n;
 
 	INV(out != NULL);
-	n = sip_reply(m, status, "Fuzz Reason", SIP_STR("fz7tag"),
-		      SIP_STR("Retry-After: 5\r\n"), out, cap);
+	n = sip_reply(m, status, "Fuzz Reason", SIP_STR("fz7tag"), extra, out, cap);
 	INV(n == -ENOSPC || n >= 0);
 	INV(n < 0 || (size_t)n <= cap);
 	*outp = out;
@@ -308,11 +308,13 @@ static void do_reply(const struct sip_msg *m, bool valid, uint32_t rnd)
 {
 	uint16_t status = (uint16_t)(100 + rnd % 600);
 	size_t cap = (size_t)m->len + 1024;
+	/* extra header lines, or none given as SIP_STR_NULL */
+	sip_str_t extra = (rnd & 4) ? SIP_STR_NULL : SIP_STR("Retry-After: 5\r\n");
 	struct sip_msg r;
 	char *out;
 	int n;
 
-	n = reply_into(m, status, cap, &out);
+	n = reply_into(m, status, extra, cap, &out);
 	if (valid && m->is_request) {
 		/* A reply to a request that passed sip_check() is a well-formed
 		 * response carrying the request's Via/From/To/Call-ID/CSeq. */
@@ -324,7 +326,7 @@ static void do_reply(const struct sip_msg *m, bool valid, uint32_t rnd)
 	free(out);
 
 	/* Too small: refused, not truncated past cap. */
-	n = reply_into(m, status, (size_t)(rnd >> 8) % 128, &out);
+	n = reply_into(m, status, extra, (size_t)(rnd >> 8) % 128, &out);
 	free(out);
 }
 
@@ -378,10 +380,12 @@ static void do_topo_edit(const struct sip_msg *m, bool valid, uint32_t rnd)
 	if (m->first[SIP_H_CONTACT] != SIP_HDR_NONE)
 		ok &= sip_edit_replace_value(&e, m->first[SIP_H_CONTACT],
 					     SIP_STR("<sip:s0x1@192.0.2.1:5060>")) == 0;
+	/* a new SDP, or no body at all: given as "" or, as callers that drop
+	 * a body write it, SIP_STR_NULL */
 	if (rnd & 1)
 		ok &= sip_edit_set_body(&e, b) == 0;
 	else
-		ok &= sip_edit_set_body(&e, SIP_STR("")) == 0;
+		ok &= sip_edit_set_body(&e, (rnd & 2) ? SIP_STR("") : SIP_STR_NULL) == 0;
 
 	out = serialize(&e, edit_cap(m, b.len), rnd % 256, &n);
 	INV(!ok || n >= 0);

@@ -178,6 +178,10 @@ def new_tag():
 
 
 def new_call_id(host="test"):
+    """A fresh Call-ID; host=None gives one without "@host" (no address in
+    it: the SBC does not mask Call-IDs, so a host there would cross realms)."""
+    if host is None:
+        return "%s-%d" % (token(16), next(_counter))
     return "%s-%d@%s" % (token(12), next(_counter), host)
 
 
@@ -770,7 +774,7 @@ class Dialog:
             method, ruri,
             from_="%s;tag=%s" % (self.local_uri, self.local_tag),
             to="%s;tag=%s" % (self.remote_uri, self.remote_tag) if self.remote_tag else self.remote_uri,
-            call_id=self.call_id, cseq=seq, via_host=self.ua.host, via_port=self.ua.port,
+            call_id=self.call_id, cseq=seq, via_host=self.ua.via_host, via_port=self.ua.via_port,
             contact=contact, route=route, headers=headers, body=body,
             content_type=content_type, max_forwards=max_forwards)
 
@@ -833,7 +837,12 @@ class DropRule:
 class UA:
     """A scripted SIP user agent on one UDP socket (see the module doc)."""
 
-    def __init__(self, host, port=0, name=None, user=None, t1=None, t2=None, clock=None):
+    def __init__(self, host, port=0, name=None, user=None, t1=None, t2=None, clock=None,
+                 domain=None, call_id_host=False, tap=None):
+        """domain: the AOR's host (default: the UA's IP); call_id_host: the
+        "@host" of the Call-IDs it makes (default: its IP; None: no "@host");
+        tap(ua, direction, data, peer) sees every datagram sent ("out") and
+        received ("in", before any parsing or scripted loss)."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self.sock.bind((host, port))
@@ -841,8 +850,13 @@ class UA:
         self.addr = (self.host, self.port)
         self.name = name or "ua-%d" % self.port
         self.user = user or self.name
-        self.aor = "sip:%s@%s" % (self.user, self.host)
+        self.aor = "sip:%s@%s" % (self.user, domain or self.host)
         self.contact = "<sip:%s@%s:%d>" % (self.user, self.host, self.port)
+        # sent-by of the Via it puts on its requests (a NAT'd device says
+        # what its private side thinks; responses come back by rport)
+        self.via_host, self.via_port = self.host, self.port
+        self.call_id_host = self.host if call_id_host is False else call_id_host
+        self.tap = tap
         self.t1 = t1 if t1 is not None else T1
         self.t2 = t2 if t2 is not None else T2
         self.t0 = clock if clock is not None else time.monotonic()
@@ -914,6 +928,8 @@ class UA:
                         return msg
             self._record("out", dest, msg if not isinstance(msg, (bytes, bytearray))
                          else BadMessage(bytes(msg), "raw bytes"), note)
+        if self.tap is not None:
+            self.tap(self, "out", bytes(data), dest)
         self.sock.sendto(data, dest)
         return msg
 
@@ -958,8 +974,8 @@ class UA:
         req = make_request(
             method, ruri,
             from_=from_ or "<%s>;tag=%s" % (self.aor, from_tag or new_tag()),
-            to=to or "<%s>" % ruri, call_id=call_id or new_call_id(self.host), cseq=cseq,
-            via_host=self.host, via_port=self.port, branch=branch, contact=contact or None,
+            to=to or "<%s>" % ruri, call_id=call_id or new_call_id(self.call_id_host), cseq=cseq,
+            via_host=self.via_host, via_port=self.via_port, branch=branch, contact=contact or None,
             route=route, headers=headers, body=body, content_type=content_type,
             max_forwards=max_forwards)
         return self.send_request(req, dest)
@@ -1167,6 +1183,8 @@ class UA:
 
     def _on_datagram(self, data, src):
         now = time.monotonic()
+        if self.tap is not None:
+            self.tap(self, "in", bytes(data), src)
         try:
             msg = SipMessage.parse(data)
             msg.vias  # must parse

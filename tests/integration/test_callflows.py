@@ -3,7 +3,7 @@
 """SIP call flows through the sbc proxy core (Python 3 standard library only).
 
 usage: test_callflows.py SBC_BINARY SOURCE_DIR [-k PATTERN]... [-v] [--trace]
-                         [--log-level LEVEL]
+                         [--log-level LEVEL] [--hide on|off|both]
        test_callflows.py --direct [-k PATTERN]...   # UAs talk to each other,
                                                     # no SBC: proves the harness
        test_callflows.py --mock [-k PATTERN]...     # a Python model of the spec'd
@@ -24,12 +24,41 @@ else, body included, byte for byte). A mismatch prints a diff of expected
 versus received and the ladder of the whole test (every datagram of every UA)
 plus the end of the SBC log.
 
+Two modes, by default both at once in two processes (--hide both):
+  plain   (--hide off) hide_topology false on both realms: the expectations
+          above.
+  hidden  (--hide on) the default configuration: access hide_topology true,
+          core false. A request crossing the SBC carries exactly one Via (the
+          SBC's), no Record-Route and no Route (but the stored route set of
+          the target side, in dialog), every Contact replaced by
+          <sip:sbc+28 base32@SBC address of that realm> plus the original
+          header params, Server/User-Agent/Warning/Path/Error-Info/Call-Info/
+          P-Preferred-Identity removed (P-Asserted-Identity too from the
+          untrusted access realm), the SDP o= address rewritten to the SBC's
+          media address of the realm the body goes to (c=/m= untouched: media
+          anchoring is a later issue). Responses get the Via stack of the
+          request back exactly, Contacts tokenised the same way. The UAs behave
+          per RFC 3261: the route set is empty, the remote target is the
+          token, and requests to a token arrive with the receiver's own
+          Contact as Request-URI (towards the access realm: at the address
+          the phone's messages came from). Net.expected_request /
+          expected_response hold both modes' rules.
+          A leak scanner (leakscan.py) records every datagram the SBC sends
+          to a UA and fails the test (and the run, scanned again at its end)
+          if one sent into a realm holds an address, port, host name or token
+          of the other realm (headers and SDP, c=/m= excepted).
+The plain run also proves the scanner bites (ScannerCheck).
+UAs use AORs of a service domain (example.com) and Call-IDs without @host:
+From, To and Call-ID cross the SBC unchanged (Call-ID masking is optional
+and not built).
+
 -k PATTERN runs the tests whose name contains PATTERN (unittest -k rules).
 --trace prints the ladder with full messages for every test, pass or fail.
 """
 import atexit
 import functools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -39,10 +68,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import leakscan  # noqa: E402
 import sipua  # noqa: E402
 from sipua import (UA, DEFAULT_TIMEOUT, Expected, Match, NameAddr, RefProxy, SipMessage,  # noqa: E402
-                   Uri, Via, assert_message, canon, ladder, make_request, new_call_id, new_tag,
-                   sdp)
+                   Uri, Via, assert_message, canon, format_params, ladder, make_request,
+                   new_call_id, new_tag, sdp)
 
 ACCESS_IP = "127.0.0.1"   # SBC, access realm
 CORE_IP = "127.0.0.2"     # SBC, core realm
@@ -55,9 +85,23 @@ TIMER_C = 3.0
 # Branches of the SBC's Via: "z9hG4bK-sbc-" (stateful) or "z9hG4bK-sbcsl-"
 # (ACK of a 2xx, forwarded statelessly): both start with this.
 SBC_BRANCH_PREFIX = "z9hG4bK-sbc"
-RURI_BOB = "sip:bob@%s" % UAS_IP
+# AORs and request targets use a service domain, not an address of either
+# realm: From/To/Call-ID cross the SBC unchanged, so an IP there would be a
+# leak the UAs made themselves. (Call-IDs carry no "@host" for the same
+# reason: Call-ID masking is optional and not built.)
+DOMAIN = "example.com"
+RURI_BOB = "sip:bob@%s" % DOMAIN
+TRUSTED = {"access": False, "core": True}
+MEDIA_IP = {"access": ACCESS_IP, "core": CORE_IP}   # realm media.address in CONFIG
+# Removed when hiding (P-Asserted-Identity too when it comes from an
+# untrusted realm): they name equipment or hosts.
+HIDE_HEADERS = {"server", "user-agent", "warning", "path", "error-info", "call-info",
+                "p-preferred-identity"}
+TOKEN_USER = re.compile(r"^sbc[a-z2-7]{28}$")
 
 MODE = "sbc"               # sbc | direct | mock
+HIDE = False               # topology hiding on the access realm (core: off)
+SCANNER = None             # leakscan.LeakScanner of a hidden-mode run
 SBC = None
 SRC = None
 LOG_LEVEL = "info"
@@ -77,7 +121,7 @@ control:
 realms:
   - name: access
     trusted: false
-    hide_topology: false
+    hide_topology: {hide_access}
     listen:
       - {{ address: {access_ip}, port: {pa}, transport: udp }}
     advertise: {access_ip}
@@ -102,7 +146,7 @@ routes:
 """
 
 PIDF_OPEN = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
-             "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"sip:bob@127.0.0.3\">\r\n"
+             "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"sip:bob@example.com\">\r\n"
              "  <tuple id=\"t1\"><status><basic>open</basic></status></tuple>\r\n"
              "</presence>\r\n").encode()
 PIDF_CLOSED = PIDF_OPEN.replace(b"open", b"closed")
@@ -213,7 +257,7 @@ def wait_ready(sbc, addrs, timeout=10.0):
                     return "exited with status %s" % sbc.exit_code()
                 req = make_request("OPTIONS", "sip:%s:%d" % addr, from_="<sip:probe@%s>;tag=%s"
                                    % (PHONE_IP, new_tag()), to="<sip:%s:%d>" % addr,
-                                   call_id=new_call_id(), cseq=1, via_host=probe.host,
+                                   call_id=new_call_id(None), cseq=1, via_host=probe.host,
                                    via_port=probe.port)
                 probe.send(req, addr)
                 try:
@@ -231,13 +275,23 @@ def wait_ready(sbc, addrs, timeout=10.0):
 # The network of one test: SBC (or not), UAs, expectation builders
 
 class Net:
-    def __init__(self, test, single_hop=False):
+    """hide: topology hiding on the access realm (default: the run's mode,
+    HIDE); scanner: a leakscan.LeakScanner that records what the SBC sends
+    to every UA of this network (default: the run's, in hidden mode)."""
+
+    def __init__(self, test, single_hop=False, hide=None, scanner=None):
         self.test = test
         self.t0 = time.monotonic()
         self.uas = []
         self.sbc = None
         self.tmp = None
         self.access = self.core = None
+        self.hidden = (HIDE if hide is None else hide) and MODE == "sbc"
+        self.scanner = scanner if scanner is not None else (SCANNER if self.hidden else None)
+        self.scope = test.id().rpartition(".")[2] if test is not None else "net"
+        self.reg_map = {}        # binding token -> the device's Contact URI (hidden REGISTER)
+        if self.scanner is not None:
+            self.scanner.begin(self.scope)
         self.uas1 = self.ua(UAS_IP, "bob", "uas1")      # next hop 1 / registrar
         self.uas2 = self.ua(UAS_IP, "bob", "uas2")      # next hop 2
         if MODE == "direct":
@@ -253,12 +307,16 @@ class Net:
             self.tmp = tempfile.TemporaryDirectory(prefix="sbc-callflows-")
             text = CONFIG.format(
                 log_level=LOG_LEVEL, access_ip=ACCESS_IP, core_ip=CORE_IP,
+                hide_access="true" if self.hidden else "false",
                 pa=self.access[1], pc=self.core[1],
                 hops="\n".join("      - { host: %s, port: %d, priority: %d, weight: 1 }" % h
                                for h in hops))
             self.sbc = Daemon(self.tmp.name, text)
             err = wait_ready(self.sbc, [self.access, self.core])
             if err is None:
+                if self.scanner is not None:
+                    self.scanner.add_sbc_face("access", self.access)
+                    self.scanner.add_sbc_face("core", self.core)
                 return
             self.sbc_log_at_failure = self.sbc.log_text()
             self.sbc.stop()
@@ -270,8 +328,11 @@ class Net:
 
     # -- UAs -----------------------------------------------------------------------
     def ua(self, host, user, name=None):
-        ua = UA(host, 0, name=name or user, user=user, t1=T1, clock=self.t0)
+        ua = UA(host, 0, name=name or user, user=user, t1=T1, clock=self.t0, domain=DOMAIN,
+                call_id_host=None)
         self.uas.append(ua)
+        if self.scanner is not None:
+            self.scanner.attach(ua, self.side(ua))
         return ua
 
     def phone(self, user="alice", name=None):
@@ -286,6 +347,9 @@ class Net:
 
     def side(self, ua):
         return "core" if ua.host == UAS_IP else "access"
+
+    def aor(self, user):
+        return "sip:%s@%s" % (user, DOMAIN)
 
     def sbc_addr(self, side):
         return self.access if side == "access" else self.core
@@ -326,7 +390,93 @@ class Net:
         """Source address a message from sender arrives at receiver with."""
         return self.sbc_addr(self.side(receiver)) if self.proxied else sender.addr
 
-    def expected_request(self, sent, receiver, record_route=None, title=None):
+    # -- topology hiding: what the other side sees instead ---------------------------
+    def is_token_uri(self, text, side=None):
+        """A URI the SBC minted: sip:sbc<28 base32>@<SBC address of side>."""
+        try:
+            u = Uri(text)
+        except sipua.SipParseError:
+            return False
+        addrs = [self.sbc_addr(side)] if side else [self.access, self.core]
+        return bool(u.user and TOKEN_USER.match(u.user)) and (u.host, u.port or 5060) in addrs
+
+    def token_contact(self, side, original):
+        """Match for a Contact value rewritten towards `side`: the SBC's
+        address there with a token user part, the original header params
+        (;expires=, ;+sip.instance ...) kept, nothing else of the original."""
+        na = NameAddr(original)
+        addr = self.sbc_addr(side)
+
+        def ok(v):
+            g = NameAddr(v)
+            return (bool(g.uri.user and TOKEN_USER.match(g.uri.user)) and g.uri.scheme == "sip"
+                    and (g.uri.host, g.uri.port) == addr and not g.uri.params
+                    and not g.uri.headers and g.params == na.params)
+        return Match("<sip:sbc<28 base32>@%s:%d>%s (token for %s)" % (
+            addr[0], addr[1], format_params(na.params), original), ok)
+
+    def check_remote_target(self, dlg, real):
+        """The remote target a UA's dialog has: the peer's Contact (plain)
+        or a token of the SBC on the UA's side (hidden)."""
+        if self.hidden:
+            self.test.assertTrue(self.is_token_uri(dlg.remote_target, self.side(dlg.ua)),
+                                 "%s's remote target %r is not an SBC token on its side"
+                                 % (dlg.ua.name, dlg.remote_target))
+        else:
+            self.test.assertEqual(dlg.remote_target, real)
+
+    def local_contact(self, ua, call_id, local_tag):
+        """The Contact URI ua advertised last in the dialog (call_id, its tag
+        local_tag): the Request-URI the hiding SBC puts on requests to it."""
+        with ua.lock:
+            sent = [m for _, d, _, m, note in ua.history
+                    if d == "out" and not note.startswith("DROPPED") and isinstance(m, SipMessage)]
+        for m in reversed(sent):
+            if m.call_id != call_id or m.contact_uri is None:
+                continue
+            if m.is_request and m.from_tag == local_tag and m.method in sipua.TARGET_REFRESH:
+                return str(m.contact_uri)
+            if m.is_response and m.to_tag == local_tag and 100 < m.status < 300:
+                return str(m.contact_uri)
+        return str(Uri(ua.contact[1:-1]))
+
+    def request_of(self, ua, resp):
+        """The request ua sent that resp answers (same Call-ID and CSeq)."""
+        reqs = ua.sent(call_id=resp.call_id,
+                       match=lambda m: m.is_request and m.cseq == resp.cseq and m.method != "ACK")
+        return reqs[-1] if reqs else None
+
+    def hidden_body(self, msg, side):
+        """msg's body as it reaches `side` when hiding: an SDP's o= address
+        becomes the SBC's media address of that realm (c=/m= are media
+        anchoring's, a later issue: unchanged)."""
+        ct = (msg.get("content-type") or "").split(";")[0].strip().lower()
+        if ct != "application/sdp" or not msg.body:
+            return msg.body
+        lines = msg.body.split(b"\r\n")
+        ip = MEDIA_IP[side].encode()
+        for i, ln in enumerate(lines):
+            if ln.startswith(b"o="):
+                parts = ln.split(b" ")
+                if len(parts) >= 6:
+                    parts[4] = b"IP6" if b":" in ip else b"IP4"
+                    parts[5] = ip
+                    lines[i] = b" ".join(parts)
+        return b"\r\n".join(lines)
+
+    def hidden_removes(self, name, sender_side):
+        c = canon(name)
+        return c in HIDE_HEADERS or (c == "p-asserted-identity" and not TRUSTED[sender_side])
+
+    # -- expectations ------------------------------------------------------------------
+    def expected_request(self, sent, receiver, record_route=None, title=None, ruri=None,
+                         route=None):
+        """sent (as its UA sent it), as receiver must get it. ruri: the
+        Request-URI it must arrive with if not the one sent (hidden: a
+        request to a token arrives with the receiver's own Contact). route
+        (hidden): the Route values of the target side's stored route set."""
+        if self.hidden:
+            return self._expected_hidden_request(sent, receiver, title, ruri, route or ())
         rs, ss = self.side(receiver), self.side(sent.ua)
         if record_route is None:
             record_route = sent.method in sipua.DIALOG_CREATING and sent.to_tag is None
@@ -353,15 +503,59 @@ class Net:
             absent.add("route")
         if not any(canon(n) == "record-route" for n, _ in hdrs):
             absent.add("record-route")
-        return Expected(sent.start_line, hdrs, sent.body, absent=absent,
+        start = sent.start_line if ruri is None else "%s %s SIP/2.0" % (sent.method, ruri)
+        return Expected(start, hdrs, sent.body, absent=absent,
                         src=self.src_for(receiver, sent.ua),
                         title=title or "%s from %s relayed to %s" % (sent.method, sent.ua.name,
                                                                    receiver.name))
 
+    def _expected_hidden_request(self, sent, receiver, title, ruri, route=()):
+        """Hiding: exactly one Via (the SBC's), no Record-Route, no Route (the
+        target side's stored route set would go there: our UAs add no
+        Record-Route of their own, so it is empty unless the test says
+        otherwise), Contacts tokenised,
+        equipment headers gone, SDP o= rewritten, Max-Forwards - 1; a
+        request to a token arrives with the receiver's own Contact as
+        Request-URI. Everything else byte for byte."""
+        rs, ss = self.side(receiver), self.side(sent.ua)
+        if ruri is None and self.is_token_uri(sent.ruri):
+            ruri = self.local_contact(receiver, sent.call_id, sent.to_tag)
+        start = sent.start_line if ruri is None else "%s %s SIP/2.0" % (sent.method, ruri)
+        hdrs = [("Via", self.sbc_via(rs))] + [("Route", r) for r in route]
+        absent = {"record-route"} | (set() if route else {"route"})
+        for name, value in sent.headers:
+            c = canon(name)
+            if c in ("via", "route", "record-route"):
+                continue
+            if self.hidden_removes(c, ss):
+                absent.add(c)
+                continue
+            for v in (sipua.split_commas(value) if c in sipua.LIST_HEADERS else [value]):
+                if c == "max-forwards":
+                    v = str(int(v) - 1)
+                elif c == "contact" and v.strip() != "*":
+                    v = self.token_contact(rs, v)
+                hdrs.append((name, v))
+        if sent.get("max-forwards") is None:
+            hdrs.append(("Max-Forwards", "70"))
+        return Expected(start, hdrs, self.hidden_body(sent, rs), absent=absent,
+                        src=self.src_for(receiver, sent.ua),
+                        title=title or "%s from %s relayed (hidden) to %s" % (
+                            sent.method, sent.ua.name, receiver.name))
+
     def check_request(self, got, sent, **kw):
-        return assert_message(self.expected_request(sent, got.ua, **kw), got)
+        assert_message(self.expected_request(sent, got.ua, **kw), got)
+        if self.hidden and got.method == "REGISTER" and not TRUSTED[self.side(sent.ua)]:
+            for sv, gv in zip(sent.values("contact"), got.values("contact")):
+                if sv.strip() != "*":
+                    self.reg_map[NameAddr(gv).uri.user] = str(NameAddr(sv).uri)
+        return got
 
     def expected_response(self, sent, receiver, title=None):
+        title = title or "%d %s (CSeq %s) from %s relayed to %s" % (
+            sent.status, sent.reason, sent.get("cseq"), sent.ua.name, receiver.name)
+        if self.hidden:
+            return self._expected_hidden_response(sent, receiver, title)
         hdrs = []
         vias_done = False
         for name, value in sent.headers:
@@ -378,9 +572,51 @@ class Net:
                 hdrs.append((name, v))
         absent = {"record-route"} if not sent.has("record-route") else set()
         return Expected(sent.start_line, hdrs, sent.body, absent=absent,
-                        src=self.src_for(receiver, sent.ua),
-                        title=title or "%d %s (CSeq %s) from %s relayed to %s" % (
-                            sent.status, sent.reason, sent.get("cseq"), sent.ua.name, receiver.name))
+                        src=self.src_for(receiver, sent.ua), title=title)
+
+    def _expected_hidden_response(self, sent, receiver, title):
+        """Hiding: the Via stack of the request as the receiver sent it,
+        no Record-Route, Contacts tokenised towards the receiver (a 2xx to
+        a REGISTER from an untrusted realm: the device's own Contacts back,
+        ;expires= as granted, other bindings of the AOR dropped), equipment
+        headers gone, SDP o= rewritten."""
+        rs, ss = self.side(receiver), self.side(sent.ua)
+        req = self.request_of(receiver, sent)
+        vias = req.values("via") if req is not None else sent.values("via")[1:]
+        # restored exactly: not even a received= or rport value added
+        hdrs = [("Via", Match("%s (byte for byte)" % v, lambda r, v=v: r == v)) for v in vias]
+        absent = {"record-route"}
+        reg_2xx = (sent.cseq_method == "REGISTER" and not TRUSTED[rs] and 200 <= sent.status < 300)
+        for name, value in sent.headers:
+            c = canon(name)
+            if c in ("via", "record-route"):
+                continue
+            if self.hidden_removes(c, ss):
+                absent.add(c)
+                continue
+            if c == "contact" and reg_2xx:
+                continue
+            for v in (sipua.split_commas(value) if c in sipua.LIST_HEADERS else [value]):
+                # (a non-2xx to a device's REGISTER keeps its Contacts as
+                # the registrar sent them)
+                if c == "contact" and v.strip() != "*" and not (sent.cseq_method == "REGISTER"
+                                                                and not TRUSTED[rs]):
+                    v = self.token_contact(rs, v)
+                hdrs.append((name, v))
+        if reg_2xx:
+            hdr_exp = sent.get("expires") or "3600"
+            for v in sent.values("contact"):
+                if v.strip() == "*":
+                    continue
+                na = NameAddr(v)
+                dev = (self.reg_map.get(na.uri.user)
+                       if self.is_token_uri(str(na.uri), "core" if rs == "access" else "access") else None)
+                if dev is not None:
+                    hdrs.append(("Contact", "<%s>;expires=%s" % (dev, na.params.get("expires") or hdr_exp)))
+            if not any(canon(n) == "contact" for n, _ in hdrs):
+                absent.add("contact")
+        return Expected(sent.start_line, hdrs, self.hidden_body(sent, rs), absent=absent,
+                        src=self.src_for(receiver, sent.ua), title=title + " (hidden)")
 
     def check_response(self, got, sent, **kw):
         return assert_message(self.expected_response(sent, got.ua, **kw), got)
@@ -446,7 +682,9 @@ class Net:
                                        title="CANCEL at %s" % got.ua.name), got)
 
     def check_route_set(self, dlg):
-        exp = self.sbc_routes(self.side(dlg.ua))
+        """Plain: the SBC's double Record-Route; hidden: none (its Contact
+        token points at it), so in-dialog requests go to the remote target."""
+        exp = [] if self.hidden else self.sbc_routes(self.side(dlg.ua))
         got = [NameAddr(r).uri.normalized() for r in dlg.route_set]
         want = [NameAddr(r).uri.normalized() for r in exp]
         self.test.assertEqual(got, want, "%s's route set (from Record-Route) %r, expected %r"
@@ -477,7 +715,7 @@ class Net:
         """The SBC answers an initial INVITE with 100 Trying at once."""
         if not self.proxied:
             return None
-        got = ua.expect(status=100, match=lambda m: m.cseq == req.cseq, timeout=1.0,
+        got = ua.expect(status=100, call_id=req.call_id, match=lambda m: m.cseq == req.cseq, timeout=1.0,
                         what="100 Trying from the SBC to %s" % req.get("cseq"))
         return self.check_local_response(got, req, 100)
 
@@ -497,7 +735,7 @@ class Net:
         (caller dialog, callee dialog, INVITE as received by bob)."""
         offer = offer or sdp(alice.user, alice.host, 40000)
         answer = answer or sdp(bob.user, bob.host, 50000)
-        inv = alice.invite(self.to_core(), "sip:%s@%s" % (bob.user, bob.host),
+        inv = alice.invite(self.to_core(), self.aor(bob.user),
                            body=offer, headers=invite_headers)
         self.expect_trying(alice, inv)
         b_inv = self.expect_request(bob, inv)
@@ -508,7 +746,7 @@ class Net:
         a200 = self.expect_response(alice, r200)
         d_alice = alice.dialog(a200)
         self.check_route_set(d_alice)
-        self.test.assertEqual(d_alice.remote_target, str(Uri(bob.contact[1:-1])))
+        self.check_remote_target(d_alice, str(Uri(bob.contact[1:-1])))
         d_bob = r200.dialog
         self.check_route_set(d_bob)
         ack = d_alice.ack(a200)
@@ -534,6 +772,10 @@ class Net:
                     ua.name, "\n".join("    " + m.summary() for m in left)))
             if ua.errors:
                 problems.append("%s library errors: %s" % (ua.name, ua.errors))
+        if self.scanner is not None:
+            leaks = self.scanner.scan(self.scope)
+            if leaks:
+                problems.append("topology leak(s) in what the SBC sent:\n" + self.scanner.report(leaks))
         if self.sbc is not None:
             if not self.sbc.alive():
                 problems.append("the SBC exited (status %s) during the test" % self.sbc.exit_code())
@@ -639,7 +881,7 @@ class CallFlows(FlowCase):
         h = self.h
         carol, alice = h.core_ua("carol"), h.phone("alice")
         inv = carol.invite(h.to_access(alice), "sip:alice@%s:%d" % alice.addr,
-                           body=sdp("carol", UAS_IP, 52000))
+                           to="<%s>" % h.aor("alice"), body=sdp("carol", UAS_IP, 52000))
         h.expect_trying(carol, inv)
         a_inv = h.expect_request(alice, inv)
         h.expect_response(carol, alice.answer(a_inv, 180))
@@ -811,7 +1053,7 @@ class CallFlows(FlowCase):
         da, db = alice.dialog(a180), alice.dialog(a183)
         self.assertIsNot(da, db)
         self.assertEqual((da.state, db.state), ("early", "early"))
-        self.assertEqual(db.remote_target, "sip:bob-b@%s:%d" % bob.addr)
+        h.check_remote_target(db, "sip:bob-b@%s:%d" % bob.addr)
         r200b = bob.answer(b_inv, 200, to_tag="tagB", contact=cb, body=sdp("bob-b", UAS_IP, 50010))
         r200a = bob.answer(b_inv, 200, to_tag="tagA", contact=ca, body=sdp("bob-a", UAS_IP, 50020))
         a200b = h.expect_response(alice, r200b)
@@ -821,10 +1063,13 @@ class CallFlows(FlowCase):
         h.check_route_set(da)
         h.check_route_set(db)
         ackb, acka = db.ack(a200b), da.ack(a200a)
-        self.assertEqual(ackb.ruri, "sip:bob-b@%s:%d" % bob.addr)
-        self.assertEqual(acka.ruri, "sip:bob-a@%s:%d" % bob.addr)
-        h.expect_request(bob, ackb, to_tag="tagB")
-        h.expect_request(bob, acka, to_tag="tagA")
+        if not h.hidden:
+            self.assertEqual(ackb.ruri, "sip:bob-b@%s:%d" % bob.addr)
+            self.assertEqual(acka.ruri, "sip:bob-a@%s:%d" % bob.addr)
+        # hidden: both go to the SBC's token; the SBC tells the dialogs
+        # apart by tag and each ACK reaches its own Contact
+        self.assertEqual(h.expect_request(bob, ackb, to_tag="tagB").ruri, "sip:bob-b@%s:%d" % bob.addr)
+        self.assertEqual(h.expect_request(bob, acka, to_tag="tagA").ruri, "sip:bob-a@%s:%d" % bob.addr)
         bye_a = da.request("BYE")
         b_bye = h.expect_request(bob, bye_a, to_tag="tagA")
         h.expect_response(alice, bob.answer(b_bye, 200))
@@ -958,7 +1203,7 @@ class CallFlows(FlowCase):
         alice, bob = h.phone("alice"), h.uas1
         d_alice, d_bob, _ = h.call(alice, bob)
         refer = d_alice.request("REFER", headers=[("Refer-To", "<sip:carol@%s>" % UAS_IP),
-                                                  ("Referred-By", "<sip:alice@%s>" % PHONE_IP)])
+                                                  ("Referred-By", "<%s>" % h.aor("alice"))])
         b_ref = h.expect_request(bob, refer)
         h.expect_response(alice, bob.answer(b_ref, 202))
         for frag, state in ((b"SIP/2.0 100 Trying\r\n", "active;expires=60"),
@@ -1022,7 +1267,7 @@ class CallFlows(FlowCase):
         h.expect_response(alice, bob.answer(got, 200))
         # core -> access, routed by the Request-URI
         m2 = carol.request("MESSAGE", h.to_access(alice), "sip:alice@%s:%d" % alice.addr,
-                           body=UTF8_TEXT, content_type="text/plain;charset=UTF-8")
+                           to="<%s>" % h.aor("alice"), body=UTF8_TEXT, content_type="text/plain;charset=UTF-8")
         got = h.expect_request(alice, m2)
         h.expect_response(carol, alice.answer(got, 202))
 
@@ -1072,7 +1317,7 @@ class CallFlows(FlowCase):
     def test_publish(self):
         h = self.h
         alice, bob = h.phone("alice"), h.uas1
-        aor = "sip:alice@%s" % UAS_IP
+        aor = h.aor("alice")
         p1 = alice.request("PUBLISH", h.to_core(), aor, to="<%s>" % aor, body=PIDF_OPEN,
                            content_type="application/pidf+xml",
                            headers=[("Event", "presence"), ("Expires", "3600")])
@@ -1097,12 +1342,15 @@ class CallFlows(FlowCase):
         ruri = "sip:%s" % UAS_IP
         reg = alice.request("REGISTER", h.to_core(), ruri, headers=[("Expires", "3600")])
         got = h.expect_request(registrar, reg)
-        self.assertEqual(got.get("contact"), alice.contact)
-        binding = "%s;expires=3600" % alice.contact
+        if h.hidden:     # the registrar sees a binding token of the SBC
+            self.assertTrue(h.is_token_uri(got.contact_uri and str(got.contact_uri), "core"))
+        else:
+            self.assertEqual(got.get("contact"), alice.contact)
+        binding = "%s;expires=3600" % got.get("contact")
         r = registrar.answer(got, 200, contact=binding,
                              headers=[("Date", "Sat, 13 Nov 2010 23:29:00 GMT")])
         a = h.expect_response(alice, r)
-        self.assertEqual(a.get("contact"), binding)
+        self.assertEqual(a.get("contact"), "%s;expires=3600" % alice.contact)
         unreg = alice.request("REGISTER", h.to_core(), ruri, call_id=reg.call_id, cseq=2,
                               from_=reg.get("from"), headers=[("Expires", "0")])
         got = h.expect_request(registrar, unreg)
@@ -1115,7 +1363,7 @@ class CallFlows(FlowCase):
         h = self.h
         alice, bob = h.phone("alice"), h.uas1
         inv = make_request("INVITE", RURI_BOB, from_="<%s>;tag=%s" % (alice.aor, new_tag()),
-                           to="<%s>" % RURI_BOB, call_id=new_call_id(), cseq=1,
+                           to="<%s>" % RURI_BOB, call_id=new_call_id(None), cseq=1,
                            via_host="192.0.2.77", via_port=5062, contact=alice.contact,
                            body=sdp("alice"), content_type="application/sdp")
         alice.send_request(inv, h.to_core())
@@ -1191,7 +1439,7 @@ class CallFlows(FlowCase):
                  ("Content-Length", lambda m: m.set("Content-Length", "5000"), "Content-Length")]
         for what, spoil, reason_has in cases:
             req = make_request("INVITE", RURI_BOB, from_="<%s>;tag=%s" % (alice.aor, new_tag()),
-                               to="<%s>" % RURI_BOB, call_id=new_call_id(), cseq=1,
+                               to="<%s>" % RURI_BOB, call_id=new_call_id(None), cseq=1,
                                via_host=alice.host, via_port=alice.port, contact=alice.contact,
                                body=sdp("alice"), content_type="application/sdp")
             data = req.to_bytes()
@@ -1238,13 +1486,13 @@ class CallFlows(FlowCase):
             for status, method in ((200, "INVITE"), (180, "INVITE"), (487, "INVITE"),
                                    (200, "BYE"), (481, "NOTIFY")):
                 req = make_request(method, RURI_BOB, from_="<sip:x@%s>;tag=%s" % (PHONE_IP, new_tag()),
-                                   to="<%s>" % RURI_BOB, call_id=new_call_id(), cseq=7,
+                                   to="<%s>" % RURI_BOB, call_id=new_call_id(None), cseq=7,
                                    via_host=sender.host, via_port=sender.port)
                 resp = sipua.make_response(req, status, to_tag=new_tag(), contact=sender.contact)
                 sender.send(resp, dest)
             # one with a Via of the SBC (unknown branch) and nothing below it
             req = make_request("INVITE", RURI_BOB, from_="<sip:x@%s>;tag=%s" % (PHONE_IP, new_tag()),
-                               to="<%s>" % RURI_BOB, call_id=new_call_id(), cseq=7,
+                               to="<%s>" % RURI_BOB, call_id=new_call_id(None), cseq=7,
                                via_host=h.sbc_addr(h.side(sender))[0],
                                via_port=h.sbc_addr(h.side(sender))[1], rport=False,
                                branch=SBC_BRANCH_PREFIX + "bogus")
@@ -1262,7 +1510,7 @@ class CallFlows(FlowCase):
         alice, bob = h.phone("alice"), h.uas1
         bye = make_request("BYE", "sip:bob@%s:%d" % bob.addr,
                            from_="<%s>;tag=%s" % (alice.aor, new_tag()),
-                           to="<%s>;tag=nosuchdialog" % RURI_BOB, call_id=new_call_id(), cseq=5,
+                           to="<%s>;tag=nosuchdialog" % RURI_BOB, call_id=new_call_id(None), cseq=5,
                            via_host=alice.host, via_port=alice.port,
                            route=h.sbc_routes("access"))
         alice.send_request(bye, h.to_core())
@@ -1270,7 +1518,7 @@ class CallFlows(FlowCase):
         h.expect_response(alice, bob.answer(got, 481))
         n = make_request("NOTIFY", "sip:alice@%s:%d" % alice.addr,
                          from_="<%s>;tag=%s" % (RURI_BOB, new_tag()),
-                         to="<%s>;tag=nosuchdialog" % alice.aor, call_id=new_call_id(), cseq=9,
+                         to="<%s>;tag=nosuchdialog" % alice.aor, call_id=new_call_id(None), cseq=9,
                          via_host=bob.host, via_port=bob.port, contact=bob.contact,
                          route=h.sbc_routes("core"),
                          headers=[("Event", "presence"), ("Subscription-State", "active")])
@@ -1284,18 +1532,205 @@ class CallFlows(FlowCase):
         h = self.h
         alice, bob = h.phone("alice"), h.uas1
         bye = make_request("BYE", RURI_BOB, from_="<%s>;tag=%s" % (alice.aor, new_tag()),
-                           to="<%s>;tag=nosuchdialog" % RURI_BOB, call_id=new_call_id(), cseq=5,
+                           to="<%s>;tag=nosuchdialog" % RURI_BOB, call_id=new_call_id(None), cseq=5,
                            via_host=alice.host, via_port=alice.port)
         alice.send_request(bye, h.to_core())
         got = h.expect_request(bob, bye)
         h.expect_response(alice, bob.answer(got, 481))
 
 
+    # -- topology: equipment headers, host names -----------------------------------------------------
+    def test_equipment_headers(self):
+        """Headers that name equipment or hosts (User-Agent, Server, Warning,
+        Call-Info, Error-Info, P-Preferred-Identity): relayed as they are
+        (plain), removed (hidden); P-Asserted-Identity removed only when it
+        comes from the untrusted access realm."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        if h.scanner is not None:
+            h.scanner.add("access", "host", "alice-pc.access.example", "host in alice's headers")
+            h.scanner.add("core", "host", "bob-pc.core.example", "host in bob's headers")
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"), headers=[
+            ("User-Agent", "AlicePhone/2.1 (alice-pc.access.example)"),
+            ("P-Asserted-Identity", "<%s>" % h.aor("alice")),
+            ("P-Preferred-Identity", "<sip:alice@alice-pc.access.example>"),
+            ("Call-Info", "<http://alice-pc.access.example/photo.png>;purpose=icon"),
+            ("Subject", "equipment headers")])
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        core_hdrs = [("Server", "CoreSwitch/9.1 (bob-pc.core.example)"),
+                     ("P-Asserted-Identity", "<%s>" % h.aor("bob"))]
+        h.expect_response(alice, bob.answer(b_inv, 180, headers=core_hdrs))
+        r200 = bob.answer(b_inv, 200, body=sdp("bob", UAS_IP), headers=core_hdrs + [
+            ("Warning", '399 bob-pc.core.example "transcoding on bob-pc"'),
+            ("Error-Info", "<http://bob-pc.core.example/busy.wav>")])
+        a200 = h.expect_response(alice, r200)
+        self.assertEqual(a200.get("p-asserted-identity"), "<%s>" % h.aor("bob"),
+                         "an identity asserted by the trusted core is kept")
+        self.assertEqual(b_inv.get("subject"), "equipment headers")
+        d = alice.dialog(a200)
+        h.expect_request(bob, d.ack(a200))
+        bye = d.request("BYE", headers=[("User-Agent", "AlicePhone/2.1 (alice-pc.access.example)")])
+        b_bye = h.expect_request(bob, bye)
+        h.expect_response(alice, bob.answer(b_bye, 200, headers=[("Server", "CoreSwitch/9.1")]))
+
+    def test_hostnames_in_via_and_contact(self):
+        """A phone that names itself by host name in Via (with rport) and
+        Contact: responses go to its source address, and (hidden) the
+        callee's BYE reaches it at its latched source with its own Contact
+        as Request-URI; no trace of the name in the core."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        alice.via_host = "alice-pc.access.example"
+        alice.contact = "<sip:alice@alice-pc.access.example:%d>" % alice.port
+        d_alice, d_bob, _ = h.call(alice, bob)
+        if h.hidden:
+            bye = d_bob.request("BYE")
+            a_bye = h.expect_request(alice, bye)
+            self.assertEqual(a_bye.ruri, "sip:alice@alice-pc.access.example:%d" % alice.port)
+            h.expect_response(bob, alice.answer(a_bye, 200))
+        else:
+            h.hangup(d_alice, bob)
+
+
+    def test_core_proxies_record_route(self):
+        """Two core proxies record-route the INVITE on its way to the callee
+        (pA nearest the SBC, then pB). The caller's in-dialog requests go to
+        pA with Route: pA, pB; the callee's answer carries only the SBC's
+        Record-Route when plain, none when hidden (the SBC keeps the core's
+        route set in the dialog)."""
+        h = self.h
+        alice, bob = h.phone("alice"), h.uas1
+        pa, pb = h.core_ua("proxy-a"), h.core_ua("proxy-b")
+        ra, rb = "<sip:%s:%d;lr>" % pa.addr, "<sip:%s:%d;lr>" % pb.addr
+        inv = alice.invite(h.to_core(), RURI_BOB, body=sdp("alice"))
+        h.expect_trying(alice, inv)
+        b_inv = h.expect_request(bob, inv)
+        b_inv.add("Record-Route", ra, top=True)       # as pA, then pB, would have added them
+        b_inv.add("Record-Route", rb, top=True)
+        r200 = bob.answer(b_inv, 200, body=sdp("bob", UAS_IP))
+        self.assertEqual(r200.values("record-route")[:2], [rb, ra])
+        a200 = h.expect_response(alice, r200)
+        d = alice.dialog(a200)
+        if h.hidden:
+            self.assertEqual(d.route_set, [], "the core's Record-Route reached the access realm")
+        bob_contact = str(Uri(bob.contact[1:-1]))
+        p_ack = h.expect_request(pa, d.ack(a200), ruri=bob_contact, route=[ra, rb])
+        pa.send(p_ack, bob.addr)                   # pA (and pB) route it on to bob
+        bob.expect(method="ACK", what="the ACK, via the core proxies")
+        bye = d.request("BYE")
+        got = h.expect_request(pa, bye, ruri=bob_contact, route=[ra, rb])
+        h.expect_response(alice, pa.answer(got, 200))
+        # bob's 2xx retransmissions before the ACK reached it were re-ACKed
+        for extra in pa.discard(method="ACK"):
+            self.assertEqual(extra.branch, p_ack.branch, "a re-ACK, not another request")
+
+
+class ScannerCheck(unittest.TestCase):
+    """The leak scanner itself: it must bite."""
+
+    def test_scanner_finds_tokens_and_sdp_origin(self):
+        """No SBC: fabricated datagrams. A token first seen towards the
+        access realm, or the phone's address in an o= line, found in what
+        goes to the core; c=/m= lines and other scopes' ports are not."""
+        sc = leakscan.LeakScanner()
+        sc.begin("self-test")
+
+        class Fake:
+            def __init__(self, name, host, port):
+                self.name, self.host, self.port, self.tap = name, host, port, None
+        phone, core = Fake("phone", PHONE_IP, 40123), Fake("core", UAS_IP, 40456)
+        sc.attach(phone, "access")
+        sc.attach(core, "core")
+        tok = "sbc" + "a2b3c4d5e6f7g" * 2 + "hi"
+        sc.tap(phone, "in", ("SIP/2.0 200 OK\r\nContact: <sip:%s@127.0.0.1:5060>\r\n"
+                             "Content-Length: 0\r\n\r\n" % tok).encode(), (ACCESS_IP, 5060))
+        body = ("v=0\r\no=alice 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+                "m=audio 40123 RTP/AVP 0\r\n" % (PHONE_IP, PHONE_IP)).encode()
+        sc.tap(core, "in", ("INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;"
+                            "branch=z9hG4bK-sbc-1;rport\r\nX-Debug: %s\r\n"
+                            "Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n"
+                            % (tok, len(body))).encode() + body, (CORE_IP, 5060))
+        sc.begin("other-test")
+        sc.tap(core, "in", b"OPTIONS sip:x@example.com SIP/2.0\r\nX-Port: ;rport=40123\r\n\r\n",
+               (CORE_IP, 5060))
+        leaks = sc.scan()
+        what = sorted((lk.ident.kind, lk.ident.value, lk.line.split(":")[0]) for lk in leaks)
+        self.assertEqual(what, [("host", PHONE_IP, "o=alice 1 1 IN IP4 127.0.0.4"), ("token", tok, "X-Debug")],
+                         sc.report(leaks))
+
+    def test_scanner_bites_with_hiding_off(self):
+        """A real call through the SBC with hiding off: the scanner must
+        report the access realm's addresses in the core and vice versa, and
+        name them."""
+        if MODE != "sbc":
+            self.skipTest("needs the SBC")
+        sc = leakscan.LeakScanner()
+        h = Net(self, hide=False, scanner=sc)
+        try:
+            alice, bob = h.phone("alice"), h.uas1
+            d_alice, d_bob, _ = h.call(alice, bob, offer=sdp("alice", PHONE_IP))
+            h.hangup(d_alice, bob)
+            time.sleep(0.1)
+            leaks = sc.scan()
+            found = {(lk.ident.realm, lk.ident.value) for lk in leaks}
+            want = {("access", PHONE_IP), ("access", str(alice.port)), ("access", ACCESS_IP),
+                    ("access", str(h.access[1])), ("core", UAS_IP), ("core", str(bob.port)),
+                    ("core", CORE_IP), ("core", str(h.core[1]))}
+            self.assertFalse(want - found, "the scanner missed leaks of %s\n%s" % (
+                sorted(want - found), sc.report(leaks)))
+            report = sc.report(leaks, limit=6)
+            for needle in (PHONE_IP, "Via", "Record-Route", "to uas1 (core realm)", "to alice (access realm)"):
+                self.assertIn(needle, sc.report(leaks, limit=len(leaks)))
+            if TRACE:
+                sys.stderr.write("\n%s\n" % report)
+        finally:
+            h.close()
+
+
 # ---------------------------------------------------------------------------
 
+def run_both(argv):
+    """Plain and hidden mode in two processes at once (the suite is mostly
+    waiting on timers); their reports one after the other."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    procs = []
+    for mode in ("off", "on"):
+        out = tempfile.TemporaryFile()
+        cmd = [sys.executable, os.path.abspath(__file__)] + argv[1:] + ["--hide", mode]
+        procs.append((mode, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                             stderr=subprocess.STDOUT), out))
+    codes = {}
+    try:
+        deadline = time.monotonic() + 900
+        for mode, proc, _ in procs:
+            codes[mode] = proc.wait(timeout=max(1, deadline - time.monotonic()))
+    except (KeyboardInterrupt, subprocess.TimeoutExpired) as e:
+        sys.stderr.write("stopping the two runs (%r)\n" % e)
+        for mode, proc, _ in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)     # it stops its own daemon by PID
+        for mode, proc, _ in procs:
+            try:
+                codes[mode] = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[mode] = proc.wait(timeout=5)
+    for mode, proc, out in procs:
+        out.seek(0)
+        sys.stderr.write("\n======== topology hiding %s ========\n" % mode)
+        sys.stderr.write(out.read().decode("utf-8", "replace"))
+        out.close()
+    sys.stderr.write("\nplain (hiding off): %s, hidden (hiding on): %s\n" % (
+        "OK" if codes.get("off") == 0 else "FAILED (%s)" % codes.get("off"),
+        "OK" if codes.get("on") == 0 else "FAILED (%s)" % codes.get("on")))
+    return 0 if codes.get("off") == 0 and codes.get("on") == 0 else 1
+
+
 def main(argv):
-    global MODE, SBC, SRC, LOG_LEVEL, TRACE
+    global MODE, SBC, SRC, LOG_LEVEL, TRACE, HIDE, SCANNER
     patterns, positional, verbosity = [], [], 2
+    hide = None
     it = iter(argv[1:])
     for a in it:
         if a == "-k":
@@ -1308,6 +1743,11 @@ def main(argv):
             MODE = "mock"
         elif a == "--trace":
             TRACE = True
+        elif a == "--hide":
+            hide = next(it, "")
+            if hide not in ("on", "off", "both"):
+                sys.stderr.write("--hide on|off|both\n")
+                return 2
         elif a == "--log-level":
             LOG_LEVEL = next(it, "info")
         elif a in ("-q", "--quiet"):
@@ -1331,19 +1771,41 @@ def main(argv):
         if not os.access(SBC, os.X_OK):
             sys.stderr.write("%s: not an executable\n" % SBC)
             return 2
+    if MODE != "sbc":
+        hide = "off"                  # the reference model and direct mode do not hide
+    if hide in (None, "both"):
+        return run_both([a for a in argv if a != "--hide" and a != "both"])
+    HIDE = hide == "on"
+    if HIDE:
+        SCANNER = leakscan.LeakScanner()
     loader = unittest.TestLoader()
     if patterns:
         loader.testNamePatterns = [p if "*" in p else "*%s*" % p for p in patterns]
     suite = loader.loadTestsFromTestCase(CallFlows)
+    if not HIDE:
+        suite.addTests(loader.loadTestsFromTestCase(ScannerCheck))
     if suite.countTestCases() == 0:
         sys.stderr.write("no test matches %r\n" % patterns)
         return 2
-    sys.stderr.write("mode: %s%s\n" % (MODE, (" (%s)" % SBC) if SBC else ""))
+    sys.stderr.write("mode: %s%s, topology hiding %s\n" % (MODE, (" (%s)" % SBC) if SBC else "",
+                                                            "on (access realm)" if HIDE else "off"))
     signal.signal(signal.SIGTERM, _on_sigterm)
     t0 = time.monotonic()
     result = unittest.TextTestRunner(verbosity=verbosity, stream=sys.stderr).run(suite)
+    ok = result.wasSuccessful()
+    if SCANNER is not None:
+        ok = final_leak_scan(SCANNER) and ok
     sys.stderr.write("total %.1f s\n" % (time.monotonic() - t0))
-    return 0 if result.wasSuccessful() else 1
+    return 0 if ok else 1
+
+
+def final_leak_scan(scanner):
+    """The whole run once more, with every identifier learnt by its end
+    (a token seen late in one test may have leaked early)."""
+    leaks = scanner.scan()
+    sys.stderr.write("leak scan of the whole run: %s: %s\n" % (
+        scanner.stats(), "no leak" if not leaks else scanner.report(leaks)))
+    return not leaks
 
 
 if __name__ == "__main__":

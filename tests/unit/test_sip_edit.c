@@ -979,9 +979,29 @@ static void test_prop_rfc4475_corpus(void **state)
 	assert_true(files > 0);
 }
 
+/* Fuzzer find: an empty body given as SIP_STR_NULL serializes (no
+ * memcpy from NULL) with Content-Length: 0. */
+static void test_set_body_null_empty(void **state)
+{
+	static const char m[] = "MESSAGE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+				"To: <sip:b@h>\r\nFrom: <sip:a@h>;tag=1\r\nCall-ID: x\r\n"
+				"CSeq: 1 MESSAGE\r\nContent-Length: 2\r\n\r\nhi";
+	static struct sip_msg msg;
+	static struct sip_editor e;
+	char out[512];
+	assert_int_equal(sip_parse(&msg, m, sizeof(m) - 1), SIP_E_OK);
+	sip_edit_init(&e, &msg);
+	assert_int_equal(sip_edit_set_body(&e, SIP_STR_NULL), 0);
+	int n = sip_edit_serialize(&e, out, sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(strstr(out, "Content-Length: 0\r\n\r\n"));
+	assert_int_equal(memcmp(out + n - 4, "\r\n\r\n", 4), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_set_body_null_empty),
 		cmocka_unit_test(test_edit_no_edits_is_identity),
 		cmocka_unit_test(test_edit_delete_header_line),
 		cmocka_unit_test(test_edit_delete_folded_header),

@@ -1,0 +1,993 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * DPDK poll-mode backend (io: { backend: dpdk }).
+ *
+ * Start-up (main thread, setup()): EAL is initialised with the configured
+ * arguments plus what the ports need (--vdev for virtual devices, -a for PCI
+ * ones unless the user allow-lists devices, a net_tap per kernel_tap,
+ * --no-pci when no port is PCI, -l with one core unless given: our workers
+ * are our own threads, not EAL lcores). The main thread's CPU affinity is
+ * restored afterwards, or every worker would inherit EAL's pinning to the
+ * main lcore. Every port gets one RX and one TX queue per worker, RSS on
+ * L3 fields only (a source always lands on the same worker; fragments of
+ * a datagram too), checksum offloads where the device has them, and one
+ * mbuf pool per NUMA node with ports.
+ *
+ * The worker (rx_burst/tx_burst/wait, on its own thread):
+ *   rx_burst   polls its queue of every port (round-robin start so no port
+ *              starves the others) and its queue of every kernel TAP. Frames:
+ *                ARP          answered / learnt here (dpdk_arp.c)
+ *                IPv4         checked, reassembled, ICMP echo answered, UDP
+ *                             to a listen address copied into the caller's
+ *                             buffer (dpdk_ip.c)
+ *                anything else, and IPv4 the data plane does not serve
+ *                             (TCP, other UDP ports, IPv6 ...): to the
+ *                             kernel through the port's TAP, if configured
+ *              Frames from a TAP (the kernel's replies, its ARP, its TCP)
+ *              go out of the port unchanged. Every few ms: neighbour and
+ *              reassembly timers. One flush of every TX buffer at the end.
+ *   tx_burst   builds Ethernet/IPv4/UDP around a copy of each datagram
+ *              (fragmenting above the MTU), resolves the next hop, flushes.
+ *   wait       busy polling, or with power_saving a back-off: DP_IDLE_SPINS
+ *              polls with a pause, then sleeps doubling from 1 us up to
+ *              io.idle_sleep_us (the latency bound), cut short by a write
+ *              to the worker's wake-up eventfd (watch()).
+ *
+ * The copy into the worker's buffer is the io.h contract today (the worker
+ * owns its receive buffers and hands them between workers). SIP pays one
+ * copy of ~1 kB per message, small beside parsing (perf/RESULTS.md). RTP
+ * relayed in place (rewrite addresses and ports in the received mbuf,
+ * transmit it, no copy) needs an mbuf-native path beside this one: a
+ * rx_burst variant that returns frames by reference with a release/
+ * transmit-in-place call, which the socket backend can emulate with its
+ * own buffers. Not done here; see the issue note.
+ *
+ * IPv4 only in the data plane: IPv6 frames (and ND) go to the kernel
+ * through the TAP, so the host keeps its IPv6 connectivity; SIP over IPv6
+ * needs the socket backend (the configuration refuses IPv6 listen
+ * addresses with dpdk).
+ */
+#include "dpdk.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sys/prctl.h>
+
+#include "log.h"
+
+#define DP_HOUSEKEEPING_MS 10u
+#define DP_IDLE_SPINS      512u     /* empty polls before sleeping */
+#define DP_FRAG_FLOWS      128u     /* datagrams in reassembly per worker */
+#define DP_FRAG_TIMEOUT_MS 5000u
+#define DP_NBR_RING        512u     /* neighbour updates waiting per worker */
+#define DP_POOL_CACHE      256u
+#define DP_MAX_ARGS        (SBC_IO_MAX_EAL_ARGS + 2 * SBC_IO_MAX_PORTS + 8)
+
+struct dp_global dp;
+bool dp_eal_external;
+
+static struct {
+	bool eal;                         /* rte_eal_init succeeded */
+	bool port_started[SBC_IO_MAX_PORTS];
+	bool tap_started[SBC_IO_MAX_PORTS];
+	struct rte_mempool *pool[RTE_MAX_NUMA_NODES];
+	char *argv[DP_MAX_ARGS];
+	int argc;
+} st;
+
+static const char *const ctr_names[] = {
+#define DP_C_NAME(name, text) #name,
+	DP_COUNTERS(DP_C_NAME)
+#undef DP_C_NAME
+};
+
+/* ---- EAL arguments -------------------------------------------------------- */
+
+/* Does the user's EAL argument list hold one of opts ("-l" matches "-l",
+ * "-l0"; "--lcores" matches "--lcores" and "--lcores=...")? */
+static bool user_has(const struct sbc_io *io, const char *const *opts)
+{
+	for (size_t i = 0; i < io->neal_args; i++) {
+		const char *a = io->eal_args[i];
+		for (const char *const *o = opts; *o; o++) {
+			size_t l = strlen(*o);
+			if (!strncmp(a, *o, l) &&
+			    (!a[l] || ((*o)[1] != '-' ? true : a[l] == '=')))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool is_pci(const char *dev)
+{
+	return strncmp(dev, "net_", 4) != 0;
+}
+
+static int arg_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int arg_add(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	if (st.argc >= (int)DP_MAX_ARGS)
+		return -E2BIG;
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	st.argv[st.argc++] = s;
+	return 0;
+}
+
+static void args_free(void)
+{
+	for (int i = 0; i < st.argc; i++)
+		free(st.argv[i]);
+	st.argc = 0;
+}
+
+/* The first CPU this thread may run on: EAL's main lcore. */
+static int first_cpu(const cpu_set_t *set)
+{
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (CPU_ISSET(c, set))
+			return c;
+	}
+	return 0;
+}
+
+static int build_args(const struct sbc_io *io, const cpu_set_t *cpus)
+{
+	static const char *const pci_opts[] = { "-a", "--allow", "-b", "--block",
+						"--pci-whitelist", "--pci-blacklist", NULL };
+	static const char *const nopci_opts[] = { "-a", "--allow", "-b", "--block", "--no-pci",
+						  "--pci-whitelist", "--pci-blacklist", NULL };
+	static const char *const lcore_opts[] = { "-l", "-c", "--lcores", NULL };
+	bool any_pci = false;
+	int r = arg_add("sbc");
+
+	for (size_t i = 0; !r && i < io->neal_args; i++)
+		r = arg_add("%s", io->eal_args[i]);
+	for (size_t i = 0; !r && i < io->nports; i++) {
+		const char *dev = io->ports[i].device;
+
+		if (is_pci(dev)) {
+			any_pci = true;
+			if (!user_has(io, pci_opts))
+				r = arg_add("-a") ?: arg_add("%s", dev);
+		} else if ((!strncmp(dev, "net_af_packet", 13)) && !strstr(dev, "qpairs=")) {
+			/* af_packet has one queue pair unless told: one per worker. */
+			r = arg_add("--vdev=%s,qpairs=%u", dev, dp.nworkers);
+		} else {
+			r = arg_add("--vdev=%s", dev);
+		}
+		if (!r && io->ports[i].kernel_tap[0])
+			r = arg_add("--vdev=net_tap_sbc%zu,iface=%s", i, io->ports[i].kernel_tap);
+	}
+	if (!r && !any_pci && !user_has(io, nopci_opts))
+		r = arg_add("--no-pci");
+	if (!r && !user_has(io, lcore_opts))
+		r = arg_add("-l") ?: arg_add("%d", first_cpu(cpus));
+	return r;
+}
+
+/* Free hugepages of every size, from sysfs; -1 if it cannot be read. */
+static long free_hugepages(void)
+{
+	static const char *const sizes[] = { "hugepages-2048kB", "hugepages-1048576kB" };
+	long total = -1;
+
+	for (size_t i = 0; i < 2; i++) {
+		char path[128];
+		long v;
+		FILE *f;
+
+		snprintf(path, sizeof path, "/sys/kernel/mm/hugepages/%s/free_hugepages", sizes[i]);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%ld", &v) == 1)
+			total = (total < 0 ? 0 : total) + v;
+		fclose(f);
+	}
+	return total;
+}
+
+static int eal_start(const struct sbc_io *io)
+{
+	static const char *const nohuge[] = { "--no-huge", NULL };
+	cpu_set_t cpus;
+	char line[1024];
+	size_t used = 0;
+	int r;
+
+	if (!user_has(io, nohuge) && free_hugepages() == 0) {
+		log_error("io.eal_args: no free hugepages for DPDK. Reserve some "
+			  "(echo 512 > /proc/sys/vm/nr_hugepages, and mount hugetlbfs: "
+			  "mount -t hugetlbfs nodev /dev/hugepages) or add \"--no-huge\" to "
+			  "io.eal_args (plain memory: fine for tests and virtual devices, slower)");
+		return -ENOMEM;
+	}
+	if (pthread_getaffinity_np(pthread_self(), sizeof cpus, &cpus)) {
+		CPU_ZERO(&cpus);
+		CPU_SET(0, &cpus);
+	}
+	r = build_args(io, &cpus);
+	if (r) {
+		log_error("io.eal_args: cannot build the EAL arguments: %s", strerror(-r));
+		return r;
+	}
+	for (int i = 0; i < st.argc && used < sizeof line; i++)
+		used += (size_t)snprintf(line + used, sizeof line - used, "%s%s", i ? " " : "",
+					 st.argv[i]);
+	log_info("dpdk: EAL arguments: %s", line);
+	dp_log_redirect();
+	{
+		/* rte_eal_init permutes its argv: give it a copy of the pointers. */
+		char *argv[DP_MAX_ARGS];
+		memcpy(argv, st.argv, sizeof(char *) * (size_t)st.argc);
+		r = rte_eal_init(st.argc, argv);
+	}
+	if (r < 0) {
+		int err = rte_errno;
+		log_error("dpdk: EAL initialisation failed: %s%s", rte_strerror(err),
+			  err == EALREADY ? " (another DPDK process uses the same --file-prefix, "
+					    "or EAL was initialised twice)"
+			  : err == EACCES ? " (needs root or CAP_SYS_ADMIN/CAP_NET_ADMIN/"
+					    "CAP_IPC_LOCK)"
+					  : " (see the DPDK messages above; check io.eal_args)");
+		return -(err ? err : EINVAL);
+	}
+	st.eal = true;
+	/* EAL pinned this thread to the main lcore; the workers we start
+	 * inherit our affinity, so give the thread its original set back. */
+	(void)pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus);
+	dp.tsc_hz = rte_get_tsc_hz();
+	dp.tsc_per_ms = dp.tsc_hz / 1000 ? dp.tsc_hz / 1000 : 1;
+	return 0;
+}
+
+/* ---- ports ------------------------------------------------------------------ */
+
+static int find_port(const char *name, uint16_t *id)
+{
+	char pci[64];
+	uint16_t p;
+
+	if (rte_eth_dev_get_port_by_name(name, id) == 0)
+		return 0;
+	/* "03:00.0" is "0000:03:00.0" to EAL. */
+	snprintf(pci, sizeof pci, "0000:%s", name);
+	if (strlen(name) == 7 && rte_eth_dev_get_port_by_name(pci, id) == 0)
+		return 0;
+	RTE_ETH_FOREACH_DEV(p) {
+		struct rte_eth_dev_info di;
+		if (rte_eth_dev_info_get(p, &di) == 0 && di.device &&
+		    !strcmp(rte_dev_name(di.device), name)) {
+			*id = p;
+			return 0;
+		}
+	}
+	return -ENODEV;
+}
+
+static struct rte_mempool *pool_for(int socket)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	const struct sbc_io *io = &dp.cfg->io;
+
+	if (socket < 0 || socket >= RTE_MAX_NUMA_NODES)
+		socket = 0;
+	if (st.pool[socket])
+		return st.pool[socket];
+	snprintf(name, sizeof name, "sbc_mbuf_%d", socket);
+	st.pool[socket] = rte_pktmbuf_pool_create(name, io->mbufs, DP_POOL_CACHE, 0,
+						  (uint16_t)io->mbuf_size, socket);
+	if (!st.pool[socket])
+		log_error("io.mbufs: cannot create %u packet buffers of %u bytes on NUMA node %d: "
+			  "%s (give DPDK more memory: -m in io.eal_args or more hugepages, or "
+			  "lower io.mbufs)", io->mbufs, io->mbuf_size, socket,
+			  rte_strerror(rte_errno));
+	return st.pool[socket];
+}
+
+/* Queues of device id (a port or a TAP) for every worker, started. */
+static int dev_start(const char *what, uint16_t id, struct rte_eth_conf *conf,
+		     struct rte_mempool *pool, int socket, const struct rte_eth_dev_info *di)
+{
+	uint16_t nrx = (uint16_t)dp.cfg->io.rx_queue_size, ntx = (uint16_t)dp.cfg->io.tx_queue_size;
+	struct rte_eth_rxconf rxc = di->default_rxconf;
+	struct rte_eth_txconf txc = di->default_txconf;
+	int r;
+
+	r = rte_eth_dev_configure(id, (uint16_t)dp.nworkers, (uint16_t)dp.nworkers, conf);
+	if (r < 0) {
+		log_error("%s: cannot configure %u queue pairs: %s", what, dp.nworkers, strerror(-r));
+		return r;
+	}
+	r = rte_eth_dev_adjust_nb_rx_tx_desc(id, &nrx, &ntx);
+	if (r < 0) {
+		log_error("%s: queue sizes %u/%u not usable: %s", what, dp.cfg->io.rx_queue_size,
+			  dp.cfg->io.tx_queue_size, strerror(-r));
+		return r;
+	}
+	rxc.offloads = conf->rxmode.offloads;
+	txc.offloads = conf->txmode.offloads;
+	for (unsigned q = 0; q < dp.nworkers; q++) {
+		r = rte_eth_rx_queue_setup(id, (uint16_t)q, nrx, (unsigned)socket, &rxc, pool);
+		if (r < 0) {
+			log_error("%s: RX queue %u: %s%s", what, q, strerror(-r),
+				  r == -ENOMEM ? " (net_af_packet: its framesz must fit in "
+						 "io.mbuf_size - 128; or DPDK is short of memory)" : "");
+			return r;
+		}
+		r = rte_eth_tx_queue_setup(id, (uint16_t)q, ntx, (unsigned)socket, &txc);
+		if (r < 0) {
+			log_error("%s: TX queue %u: %s", what, q, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int tap_setup(unsigned i)
+{
+	const struct sbc_io_port *cp = &dp.cfg->io.ports[i];
+	struct dp_port *p = &dp.port[i];
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info di;
+	char name[64], what[96];
+	uint16_t id;
+	int r;
+
+	snprintf(name, sizeof name, "net_tap_sbc%u", i);
+	snprintf(what, sizeof what, "io.ports[%u].kernel_tap %s", i, cp->kernel_tap);
+	if (find_port(name, &id) < 0) {
+		log_error("%s: the TAP was not created (see the DPDK messages above: an "
+			  "interface of that name may exist already)", what);
+		return -ENODEV;
+	}
+	r = rte_eth_dev_info_get(id, &di);
+	if (r < 0)
+		return r;
+	if (di.max_rx_queues < dp.nworkers || di.max_tx_queues < dp.nworkers) {
+		log_error("%s: a TAP has at most %u queues, %u workers need one each", what,
+			  di.max_rx_queues < di.max_tx_queues ? di.max_rx_queues : di.max_tx_queues,
+			  dp.nworkers);
+		return -EINVAL;
+	}
+	memset(&conf, 0, sizeof conf);
+	conf.txmode.offloads = RTE_ETH_TX_OFFLOAD_MULTI_SEGS & di.tx_offload_capa;
+	r = dev_start(what, id, &conf, p->pool, rte_eth_dev_socket_id(p->id), &di);
+	if (r)
+		return r;
+	/* The kernel sends with the port's MAC and takes frames for it. */
+	r = rte_eth_dev_default_mac_addr_set(id, &p->mac);
+	if (r < 0)
+		log_warn("%s: cannot set its MAC to the port's: %s", what, strerror(-r));
+	r = rte_eth_dev_set_mtu(id, p->mtu);
+	if (r < 0)
+		log_warn("%s: cannot set its MTU to %u: %s", what, p->mtu, strerror(-r));
+	r = rte_eth_dev_start(id);
+	if (r < 0) {
+		log_error("%s: cannot start: %s", what, strerror(-r));
+		return r;
+	}
+	st.tap_started[i] = true;
+	p->tap = id;
+	r = dp_kernel_addresses(cp->kernel_tap, cp);
+	if (r)
+		log_warn("%s: cannot give the kernel interface the port's addresses: %s "
+			 "(configure them by hand)", what, strerror(-r));
+	log_info("dpdk: %s: exception path to the kernel", what);
+	return 0;
+}
+
+static int port_setup(unsigned i)
+{
+	const struct sbc_io_port *cp = &dp.cfg->io.ports[i];
+	struct dp_port *p = &dp.port[i];
+	struct rte_eth_dev_info di;
+	struct rte_eth_conf conf;
+	struct rte_ether_addr devmac;
+	char what[300];
+	size_t nlen = strcspn(cp->device, ",");
+	int socket, r;
+
+	p->idx = (uint16_t)i;
+	p->tap = DP_NONE;
+	p->nq = (uint16_t)dp.nworkers;
+	snprintf(p->name, sizeof p->name, "%.*s", (int)nlen, cp->device);
+	snprintf(what, sizeof what, "io.ports[%u] (%s)", i, p->name);
+	if (find_port(p->name, &p->id) < 0) {
+		log_error("io.ports[%u].device: no DPDK port \"%s\" (%s)", i, p->name,
+			  is_pci(cp->device)
+				  ? "is the device bound to vfio-pci or uio (dpdk-devbind.py --status) "
+				    "and allowed by io.eal_args?"
+				  : "see the DPDK messages above: does the interface exist, is the "
+				    "driver installed?");
+		return -ENODEV;
+	}
+	r = rte_eth_dev_info_get(p->id, &di);
+	if (r < 0) {
+		log_error("%s: no device information: %s", what, strerror(-r));
+		return r;
+	}
+	if (di.max_rx_queues < dp.nworkers || di.max_tx_queues < dp.nworkers) {
+		log_error("%s: not enough queues: the device has %u RX and %u TX queues, %u workers "
+			  "need one of each%s", what, di.max_rx_queues, di.max_tx_queues, dp.nworkers,
+			  !strncmp(p->name, "net_af_packet", 13)
+				  ? " (add qpairs=N to the device arguments)"
+				  : " (lower workers:, or use a device with more queues)");
+		return -EINVAL;
+	}
+	memset(&conf, 0, sizeof conf);
+	if (dp.nworkers > 1) {
+		/* L3 fields only: every packet of a source, fragments included,
+		 * reaches the same worker (DESIGN: rate limiting at first touch). */
+		uint64_t hf = (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_FRAG_IPV4 |
+			       RTE_ETH_RSS_NONFRAG_IPV4_OTHER) & di.flow_type_rss_offloads;
+		if (hf) {
+			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+			conf.rx_adv_conf.rss_conf.rss_hf = hf;
+		} else {
+			log_info("dpdk: %s: no RSS; the device spreads packets over the queues itself%s",
+				 what, !strncmp(p->name, "net_af_packet", 13)
+					       ? " (af_packet: the kernel's flow-hash fanout)" : "");
+		}
+	}
+	conf.rxmode.offloads = (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM) &
+			       di.rx_offload_capa;
+	conf.txmode.offloads = (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+				RTE_ETH_TX_OFFLOAD_MULTI_SEGS) & di.tx_offload_capa;
+	if (cp->mtu) {
+		if (cp->mtu > di.max_mtu || cp->mtu < di.min_mtu) {
+			log_error("io.ports[%u].mtu: %u is outside what %s supports (%u-%u)", i, cp->mtu,
+				  p->name, di.min_mtu, di.max_mtu);
+			return -EINVAL;
+		}
+		conf.rxmode.mtu = cp->mtu;
+	}
+	p->rx_ip_csum = conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	p->rx_udp_csum = conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	p->tx_ip_csum = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+	p->tx_udp_csum = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	p->tx_multiseg = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	socket = rte_eth_dev_socket_id(p->id);
+	p->pool = pool_for(socket);
+	if (!p->pool)
+		return -ENOMEM;
+	r = dev_start(what, p->id, &conf, p->pool, socket, &di);
+	if (r)
+		return r;
+	r = rte_eth_macaddr_get(p->id, &devmac);
+	if (r < 0)
+		memset(&devmac, 0, sizeof devmac);
+	if (cp->has_mac) {
+		memcpy(p->mac.addr_bytes, cp->mac, sizeof p->mac.addr_bytes);
+		/* Our address in software only (e.g. af_packet, whose device MAC is
+		 * the kernel interface's): the device must let other MACs in. */
+		if (!rte_is_same_ether_addr(&p->mac, &devmac) && rte_eth_promiscuous_enable(p->id) < 0)
+			log_warn("%s: cannot enable promiscuous mode for MAC " RTE_ETHER_ADDR_PRT_FMT,
+				 what, RTE_ETHER_ADDR_BYTES(&p->mac));
+	} else {
+		p->mac = devmac;
+	}
+	r = rte_eth_dev_start(p->id);
+	if (r < 0) {
+		log_error("%s: cannot start: %s", what, strerror(-r));
+		return r;
+	}
+	st.port_started[i] = true;
+	if (cp->mtu)
+		p->mtu = cp->mtu;
+	else if (rte_eth_dev_get_mtu(p->id, &p->mtu) < 0 || p->mtu < 576)
+		p->mtu = RTE_ETHER_MTU;
+	if (!p->tx_multiseg && (uint32_t)p->mtu + RTE_ETHER_HDR_LEN + RTE_PKTMBUF_HEADROOM >
+				       dp.cfg->io.mbuf_size) {
+		log_error("%s: a %u-byte frame does not fit io.mbuf_size %u and the device cannot "
+			  "send chained buffers: raise io.mbuf_size", what,
+			  p->mtu + RTE_ETHER_HDR_LEN, dp.cfg->io.mbuf_size);
+		return -EINVAL;
+	}
+	p->naddr = (unsigned)cp->naddr;
+	for (size_t k = 0; k < cp->naddr; k++) {
+		p->addr[k] = cp->addr[k].ip.u.v4.s_addr;
+		p->mask[k] = rte_cpu_to_be_32(UINT32_MAX << (32 - cp->addr[k].len));
+	}
+	p->gateway = cp->gateway.family == AF_INET ? cp->gateway.u.v4.s_addr : 0;
+	{
+		struct rte_eth_link link;
+		memset(&link, 0, sizeof link);
+		(void)rte_eth_link_get_nowait(p->id, &link);
+		log_info("dpdk: %s: port %u, driver %s, MAC " RTE_ETHER_ADDR_PRT_FMT ", MTU %u, "
+			 "%u queue pairs, link %s, checksum offload rx %s/%s tx %s/%s", what, p->id,
+			 di.driver_name, RTE_ETHER_ADDR_BYTES(&p->mac), p->mtu, dp.nworkers,
+			 link.link_status ? "up" : "down", p->rx_ip_csum ? "ip" : "-",
+			 p->rx_udp_csum ? "udp" : "-", p->tx_ip_csum ? "ip" : "-",
+			 p->tx_udp_csum ? "udp" : "-");
+	}
+	if (cp->kernel_tap[0])
+		return tap_setup(i);
+	return 0;
+}
+
+/* Enough buffers for every descriptor, the reassembly tables, the
+ * neighbour queues and the per-core caches, or say what to change. */
+static int check_mbufs(void)
+{
+	const struct sbc_io *io = &dp.cfg->io;
+	uint64_t devs = io->nports, rings, other, need;
+
+	for (size_t i = 0; i < io->nports; i++)
+		devs += io->ports[i].kernel_tap[0] ? 1 : 0;
+	rings = devs * dp.nworkers * ((uint64_t)io->rx_queue_size + io->tx_queue_size);
+	other = (uint64_t)dp.nworkers * (DP_FRAG_FLOWS * RTE_LIBRTE_IP_FRAG_MAX_FRAG + 256 +
+					 DP_POOL_CACHE + 2u * DP_TXB * io->nports);
+	need = rings + other;
+	if (io->mbufs >= need)
+		return 0;
+	log_error("io.mbufs: %u packet buffers are too few: %u workers on %llu devices (ports and "
+		  "TAPs) need about %llu (%llu in RX/TX rings of %u/%u descriptors, %llu for "
+		  "reassembly, queues and caches); raise io.mbufs or lower "
+		  "io.rx_queue_size/io.tx_queue_size", io->mbufs, dp.nworkers,
+		  (unsigned long long)devs, (unsigned long long)need, (unsigned long long)rings,
+		  io->rx_queue_size, io->tx_queue_size, (unsigned long long)other);
+	return -EINVAL;
+}
+
+/* Flatten the realms' listen entries (io.h iface order) onto ports. */
+static int map_ifaces(void)
+{
+	const struct sbc_config *cfg = dp.cfg;
+	unsigned n = io_iface_count(cfg), k = 0;
+
+	dp.iface = calloc(n ? n : 1, sizeof *dp.iface);
+	if (!dp.iface)
+		return -ENOMEM;
+	for (size_t r = 0; r < cfg->nrealms; r++) {
+		for (size_t j = 0; j < cfg->realms[r].nlisten; j++, k++) {
+			const struct sbc_listen *l = &cfg->realms[r].listen[j];
+			struct dp_iface *f = &dp.iface[k];
+
+			f->realm = (uint16_t)r;
+			f->ip = l->ip.u.v4.s_addr;
+			f->udp = rte_cpu_to_be_16(l->port);
+			f->port = DP_NONE;
+			for (unsigned p = 0; p < dp.nports && f->port == DP_NONE; p++) {
+				if (l->ip.family == AF_INET && dp_port_owns(&dp.port[p], f->ip))
+					f->port = (uint16_t)p;
+			}
+			if (f->port == DP_NONE) {
+				/* The configuration check makes this unreachable. */
+				log_error("realms[%zu].listen[%zu]: %s is on no io.ports[]", r, j,
+					  l->ip.text);
+				return -EINVAL;
+			}
+		}
+	}
+	dp.nifaces = n;
+	return 0;
+}
+
+static int nbr_rings(void)
+{
+	if (dp.nworkers < 2)
+		return 0;
+	dp.nbr_ring = calloc(dp.nworkers, sizeof *dp.nbr_ring);
+	if (!dp.nbr_ring)
+		return -ENOMEM;
+	for (unsigned w = 0; w < dp.nworkers; w++) {
+		char name[RTE_RING_NAMESIZE];
+
+		snprintf(name, sizeof name, "sbc_nbr_%u", w);
+		dp.nbr_ring[w] = rte_ring_create_elem(name, 12, DP_NBR_RING, SOCKET_ID_ANY,
+						      RING_F_SC_DEQ);
+		if (!dp.nbr_ring[w]) {
+			log_error("dpdk: cannot create ring %s: %s", name, rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static void dpdk_teardown(void)
+{
+	for (unsigned i = 0; i < SBC_IO_MAX_PORTS; i++) {
+		struct dp_port *p = &dp.port[i];
+
+		if (st.port_started[i]) {
+			struct rte_eth_stats s;
+			if (rte_eth_stats_get(p->id, &s) == 0)
+				log_info("dpdk: %s: device counters: rx %llu, tx %llu, missed %llu, "
+					 "rx errors %llu, tx errors %llu, no mbuf %llu", p->name,
+					 (unsigned long long)s.ipackets, (unsigned long long)s.opackets,
+					 (unsigned long long)s.imissed, (unsigned long long)s.ierrors,
+					 (unsigned long long)s.oerrors, (unsigned long long)s.rx_nombuf);
+			(void)rte_eth_dev_stop(p->id);
+			if (!dp_eal_external)
+				(void)rte_eth_dev_close(p->id);
+			st.port_started[i] = false;
+		}
+		if (st.tap_started[i]) {
+			(void)rte_eth_dev_stop(p->tap);
+			(void)rte_eth_dev_close(p->tap);
+			st.tap_started[i] = false;
+		}
+	}
+	for (unsigned w = 0; dp.nbr_ring && w < dp.nworkers; w++)
+		rte_ring_free(dp.nbr_ring[w]);
+	free(dp.nbr_ring);
+	dp.nbr_ring = NULL;
+	free(dp.iface);
+	dp.iface = NULL;
+	for (unsigned s = 0; s < RTE_MAX_NUMA_NODES; s++) {
+		rte_mempool_free(st.pool[s]);
+		st.pool[s] = NULL;
+	}
+	if (st.eal) {
+		rte_eal_cleanup();
+		st.eal = false;
+	}
+	args_free();
+}
+
+static int dpdk_setup(const struct sbc_config *cfg)
+{
+	int r;
+
+	memset(&dp, 0, sizeof dp);
+	dp.cfg = cfg;
+	dp.nworkers = sbc_config_workers(cfg);
+	dp.nports = (unsigned)cfg->io.nports;
+	dp.power_saving = cfg->io.power_saving;
+	dp.idle_sleep_us = cfg->io.idle_sleep_us;
+	if (!dp.nports) {
+		log_error("io.ports: the dpdk backend needs at least one port");
+		return -EINVAL;
+	}
+	if (dp.nworkers >= RTE_MAX_LCORE) {
+		log_error("workers: at most %u with the dpdk backend", RTE_MAX_LCORE - 1);
+		return -EINVAL;
+	}
+	r = sbc_hash_key_random(&dp.nbr_key);
+	if (!r)
+		r = check_mbufs();
+	if (!r && !dp_eal_external)
+		r = eal_start(&cfg->io);
+	if (!r && dp_eal_external) {
+		dp.tsc_hz = rte_get_tsc_hz();
+		dp.tsc_per_ms = dp.tsc_hz / 1000 ? dp.tsc_hz / 1000 : 1;
+	}
+	for (unsigned i = 0; !r && i < dp.nports; i++)
+		r = port_setup(i);
+	if (!r)
+		r = map_ifaces();
+	if (!r)
+		r = nbr_rings();
+	if (r) {
+		log_error("dpdk: start-up failed");
+		dpdk_teardown();
+		return r < 0 ? r : -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- queues ----------------------------------------------------------------- */
+
+static int dpdk_open(const struct sbc_config *cfg, unsigned id, struct io_queue **out)
+{
+	struct io_queue *q = rte_zmalloc("sbc_queue", sizeof *q, RTE_CACHE_LINE_SIZE);
+	char name[32];
+
+	(void)cfg;
+	*out = NULL;
+	if (!q)
+		return -ENOMEM;
+	q->id = id;
+	q->ip_id = (uint16_t)id;
+	q->icmp_tokens = 0;
+	snprintf(name, sizeof name, "sbc_frag_%u", id);
+	q->frag = rte_ip_frag_table_create(DP_FRAG_FLOWS / 4, 8, DP_FRAG_FLOWS,
+					   dp.tsc_hz / 1000 * DP_FRAG_TIMEOUT_MS, SOCKET_ID_ANY);
+	if (!q->frag || dp_nbr_create(q) < 0) {
+		log_error("worker %u: cannot allocate its reassembly or neighbour table", id);
+		if (q->frag)
+			rte_ip_frag_table_destroy(q->frag);
+		rte_free(q);
+		return -ENOMEM;
+	}
+	*out = q;
+	return 0;
+}
+
+static void txq_drop(struct dp_txq *t)
+{
+	rte_pktmbuf_free_bulk(t->m, t->n);
+	t->n = 0;
+}
+
+static void dpdk_close(struct io_queue *q)
+{
+	char line[2048];
+	size_t used = 0;
+
+	if (!q)
+		return;
+	for (unsigned c = 0; c < DP_C__COUNT && used < sizeof line; c++) {
+		if (q->ctr[c])
+			used += (size_t)snprintf(line + used, sizeof line - used, "%s%s %llu",
+						 used ? ", " : "", ctr_names[c],
+						 (unsigned long long)q->ctr[c]);
+	}
+	if (used)
+		log_info("dpdk: worker %u: %s", q->id, line);
+	for (unsigned i = 0; i < SBC_IO_MAX_PORTS; i++) {
+		txq_drop(&q->tx[i]);
+		txq_drop(&q->ktx[i]);
+	}
+	rte_ip_frag_table_destroy(q->frag);
+	dp_frag_flush(q);
+	dp_nbr_destroy(q);
+	rte_free(q);
+}
+
+/* ---- transmit buffers ------------------------------------------------------- */
+
+static void txq_flush(struct io_queue *q, uint16_t dev, struct dp_txq *t)
+{
+	uint16_t sent = 0;
+
+	/* A full TX ring drains in microseconds: try a few times, then drop. */
+	for (int tries = 0; tries < 3 && sent < t->n; tries++)
+		sent = (uint16_t)(sent + rte_eth_tx_burst(dev, (uint16_t)q->id, t->m + sent,
+							  (uint16_t)(t->n - sent)));
+	if (sent < t->n) {
+		q->ctr[DP_C_TX_FULL] += t->n - sent;
+		rte_pktmbuf_free_bulk(t->m + sent, t->n - sent);
+	}
+	t->n = 0;
+}
+
+void dp_tx(struct io_queue *q, const struct dp_port *p, struct rte_mbuf *m)
+{
+	struct dp_txq *t = &q->tx[p->idx];
+
+	if (t->n == DP_TXB)
+		txq_flush(q, p->id, t);
+	t->m[t->n++] = m;
+}
+
+void dp_to_kernel(struct io_queue *q, const struct dp_port *p, struct rte_mbuf *m)
+{
+	struct dp_txq *t = &q->ktx[p->idx];
+
+	if (p->tap == DP_NONE) {
+		q->ctr[DP_C_TO_KERNEL_DROP]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (t->n == DP_TXB)
+		txq_flush(q, p->tap, t);
+	t->m[t->n++] = m;
+	q->ctr[DP_C_TO_KERNEL]++;
+}
+
+static void flush_all(struct io_queue *q)
+{
+	for (unsigned i = 0; i < dp.nports; i++) {
+		if (q->tx[i].n)
+			txq_flush(q, dp.port[i].id, &q->tx[i]);
+		if (q->ktx[i].n)
+			txq_flush(q, dp.port[i].tap, &q->ktx[i]);
+	}
+}
+
+/* ---- the worker's side ------------------------------------------------------ */
+
+static inline void clock_update(struct io_queue *q)
+{
+	q->now_tsc = rte_rdtsc();
+	q->now_ms = q->now_tsc / dp.tsc_per_ms;
+}
+
+/* First burst, on the worker's thread: an lcore id (per-core mempool
+ * caches), precise short sleeps, and worker 0 announces our addresses. */
+static __attribute__((noinline)) void queue_start(struct io_queue *q)
+{
+	q->started = true;
+	if (rte_lcore_id() == LCORE_ID_ANY && rte_thread_register() < 0)
+		log_warn("worker %u: no DPDK lcore id (%s): packet buffers without a per-core "
+			 "cache", q->id, rte_strerror(rte_errno));
+	if (dp.power_saving)
+		(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* 1 us, not 50 */
+	clock_update(q);
+	q->icmp_refill_ms = q->now_ms;
+	q->next_house_ms = q->now_ms + DP_HOUSEKEEPING_MS;
+	if (q->id == 0) {
+		for (unsigned i = 0; i < dp.nports; i++)
+			dp_arp_announce(q, &dp.port[i]);
+	}
+}
+
+static void housekeeping(struct io_queue *q)
+{
+	q->next_house_ms = q->now_ms + DP_HOUSEKEEPING_MS;
+	dp_nbr_housekeeping(q);
+	/* Experimental in DPDK 22.11 (hence the pragma); without it a stale
+	 * reassembly would only go when its slot is reused, still bounded by
+	 * DP_FRAG_FLOWS. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	rte_ip_frag_table_del_expired_entries(q->frag, &q->dr, q->now_tsc);
+#pragma GCC diagnostic pop
+	dp_frag_flush(q);
+}
+
+/* One frame from port p. True when it delivered a datagram into out. */
+static inline bool frame_input(struct io_queue *q, const struct dp_port *p, struct rte_mbuf *m,
+			       struct io_pkt *out)
+{
+	const struct rte_ether_hdr *eth;
+
+	if (unlikely(m->data_len < sizeof *eth)) {
+		q->ctr[DP_C_RX_BAD_L2]++;
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	if (unlikely((!rte_is_same_ether_addr(&eth->dst_addr, &p->mac) &&
+		      !rte_is_multicast_ether_addr(&eth->dst_addr)) ||
+		     rte_is_same_ether_addr(&eth->src_addr, &p->mac))) {
+		q->ctr[DP_C_RX_OTHER_MAC]++;
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	switch (eth->ether_type) {
+	case RTE_BE16(RTE_ETHER_TYPE_IPV4):
+		return dp_ipv4_input(q, p, m, out);
+	case RTE_BE16(RTE_ETHER_TYPE_ARP):
+		dp_arp_input(q, p, m);
+		return false;
+	default:
+		dp_to_kernel(q, p, m); /* IPv6, LLDP, VLAN ...: the kernel decides */
+		return false;
+	}
+}
+
+static unsigned dpdk_rx_burst(struct io_queue *q, struct io_pkt *pkts, unsigned n)
+{
+	struct rte_mbuf *mb[IO_BURST_MAX];
+	unsigned got = 0;
+	bool busy = false;
+
+	if (unlikely(!q->started))
+		queue_start(q);
+	clock_update(q);
+	if (n > IO_BURST_MAX)
+		n = IO_BURST_MAX;
+	for (unsigned k = 0; k < dp.nports && got < n; k++) {
+		const struct dp_port *p = &dp.port[(q->rx_next + k) % dp.nports];
+		uint16_t nb = rte_eth_rx_burst(p->id, (uint16_t)q->id, mb, (uint16_t)(n - got));
+
+		if (!nb)
+			continue;
+		busy = true;
+		q->ctr[DP_C_RX_FRAMES] += nb;
+		for (uint16_t i = 0; i < nb; i++) {
+			if (i + 1 < nb)
+				rte_prefetch0(rte_pktmbuf_mtod(mb[i + 1], void *));
+			if (frame_input(q, p, mb[i], &pkts[got]))
+				got++;
+		}
+		dp_frag_flush(q);
+	}
+	q->rx_next = (q->rx_next + 1) % dp.nports;
+	for (unsigned i = 0; i < dp.nports; i++) {
+		const struct dp_port *p = &dp.port[i];
+		uint16_t nb;
+
+		if (p->tap == DP_NONE)
+			continue;
+		nb = rte_eth_rx_burst(p->tap, (uint16_t)q->id, mb, IO_BURST_MAX);
+		if (!nb)
+			continue;
+		busy = true;
+		q->ctr[DP_C_FROM_KERNEL] += nb;
+		for (uint16_t k = 0; k < nb; k++)
+			dp_tx(q, p, mb[k]);
+	}
+	dp_nbr_sync_drain(q);
+	if (q->now_ms >= q->next_house_ms)
+		housekeeping(q);
+	flush_all(q);
+	if (busy)
+		q->idle = 0;
+	return got;
+}
+
+static unsigned dpdk_tx_burst(struct io_queue *q, const struct io_pkt *pkts, unsigned n)
+{
+	unsigned sent = 0;
+
+	if (unlikely(!q->started))
+		queue_start(q);
+	clock_update(q);
+	for (unsigned i = 0; i < n; i++)
+		sent += dp_udp_output(q, &pkts[i]);
+	flush_all(q);
+	return sent;
+}
+
+static int dpdk_wait(struct io_queue *q, int timeout_ms)
+{
+	uint64_t us;
+	struct timespec ts;
+	unsigned shift;
+
+	if (!dp.power_saving || timeout_ms == 0)
+		return 0;
+	if (++q->idle < DP_IDLE_SPINS) {
+		rte_pause();
+		return 0;
+	}
+	shift = q->idle - DP_IDLE_SPINS;
+	us = shift < 20 ? (uint64_t)1 << shift : dp.idle_sleep_us;
+	if (us > dp.idle_sleep_us)
+		us = dp.idle_sleep_us;
+	if (timeout_ms > 0 && us > (uint64_t)timeout_ms * 1000)
+		us = (uint64_t)timeout_ms * 1000;
+	ts.tv_sec = (time_t)(us / 1000000);
+	ts.tv_nsec = (long)(us % 1000000) * 1000;
+	if (q->npfd) {
+		if (ppoll(q->pfd, q->npfd, &ts, NULL) > 0)
+			q->idle = DP_IDLE_SPINS; /* woken by a peer: poll again soon */
+	} else {
+		(void)nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+static int dpdk_watch(struct io_queue *q, int fd)
+{
+	if (q->npfd >= DP_MAX_FDS)
+		return -ENOSPC;
+	q->pfd[q->npfd].fd = fd;
+	q->pfd[q->npfd].events = POLLIN;
+	q->npfd++;
+	return 0;
+}
+
+static void dpdk_stats(const struct io_queue *q, struct io_stats *out)
+{
+	const uint64_t *c = q->ctr;
+
+	out->rx_errors = c[DP_C_RX_BAD_L2] + c[DP_C_RX_BAD_IP] + c[DP_C_RX_TRUNCATED] +
+			 c[DP_C_RX_BAD_UDP] + c[DP_C_ARP_BAD];
+	out->tx_errors = c[DP_C_TX_FULL] + c[DP_C_TX_NOMBUF] + c[DP_C_TX_BAD] +
+			 c[DP_C_TX_NO_ROUTE] + c[DP_C_NBR_QUEUE_FULL] + c[DP_C_NBR_UNRESOLVED] +
+			 c[DP_C_NBR_EVICTED];
+}
+
+const struct io_backend io_dpdk_backend = {
+	.name = "dpdk",
+	.setup = dpdk_setup,
+	.teardown = dpdk_teardown,
+	.open = dpdk_open,
+	.close = dpdk_close,
+	.rx_burst = dpdk_rx_burst,
+	.tx_burst = dpdk_tx_burst,
+	.wait = dpdk_wait,
+	.stats = dpdk_stats,
+	.watch = dpdk_watch,
+};

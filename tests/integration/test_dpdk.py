@@ -1,0 +1,654 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""The DPDK backend end to end, in network namespaces (root; Python 3 stdlib).
+
+usage: test_dpdk.py SBC_BINARY SOURCE_DIR [-k PATTERN]... [-v]
+
+Skipped (exit 77) when the binary was built without DPDK, or when not root
+outside CI. Everything the test creates lives in three network namespaces
+named after its PID, deleted at the end whatever happens (try/finally, atexit,
+SIGTERM from meson's timeout); the only process it kills is the sbc it
+started, by PID.
+
+    netns A (phones)                 netns S (the SBC host)                 netns C (core)
+    a0 10.10.0.2/24 --- veth --- s0  [net_af_packet0]  sbc  [net_tap0] sbcp1 --+
+                                     kernel_tap sbcx0 10.10.0.1/24               br0 --- s1 --- veth --- c0 10.20.0.2/24
+                                     (TCP listener)                           --+
+
+Port 0 (access realm, 10.10.0.1) is af_packet on a veth: the kernel reassembles
+IPv4 fragments before af_packet sees them (PACKET_FANOUT_FLAG_DEFRAG), so its
+frames may exceed the MTU (framesz=4096, mbuf_size 4224). Port 1 (core realm,
+10.20.0.1) is a net_tap interface bridged to a veth: fragments reach the SBC as
+fragments, which exercises the data plane's own reassembly (rte_ip_frag). Both
+ports send the SBC's large datagrams as fragments it builds itself.
+
+Checks: ARP (answer for our address, none for others; the SBC resolving its
+next hop), ICMP echo, OPTIONS answered, the exception path (a TCP connection
+to a kernel listener on the SBC host through the DPDK port), a basic call
+through the SBC (INVITE/100/180/200/ACK/BYE with the UAS in its own
+namespace), an INVITE and a 200 with SDP large enough to be fragmented in both
+directions, the data-plane counters at the end, and the start-up errors
+(port not found, not enough queues, no hugepages, configuration errors).
+"""
+import atexit
+import contextlib
+import ctypes
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sipua import UA, make_request, new_call_id, new_tag, sdp  # noqa: E402
+
+SBC = None
+SRC = None
+TAG = "sbct%d" % (os.getpid() % 100000)
+NS_S, NS_A, NS_C = TAG + "s", TAG + "a", TAG + "c"
+MAC0 = "02:00:00:00:0a:01"
+MAC1 = "02:00:00:00:14:01"
+SBC_A, PHONE = "10.10.0.1", "10.10.0.2"
+SBC_C, UAS_IP = "10.20.0.1", "10.20.0.2"
+TCP_PORT = 7777
+T1 = 0.1
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def run(*cmd, check=True, ns=None, quiet=False):
+    if ns:
+        cmd = ("ip", "netns", "exec", ns) + cmd
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), r.returncode, r.stdout))
+    return r.stdout
+
+
+@contextlib.contextmanager
+def netns(name):
+    """Run the body (this thread) inside network namespace name: sockets made
+    here stay in it."""
+    target = os.open("/run/netns/" + name, os.O_RDONLY)
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        if _libc.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns " + name)
+        yield
+    finally:
+        if _libc.setns(home, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns back")
+        os.close(target)
+        os.close(home)
+
+
+# ---------------------------------------------------------------------------
+# Topology and daemon, torn down whatever happens
+
+_CLEANUP = []
+
+
+def _cleanup():
+    while _CLEANUP:
+        fn = _CLEANUP.pop()
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - best effort, keep going
+            print("cleanup: %s" % e, file=sys.stderr)
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")
+
+
+atexit.register(_cleanup)
+
+
+def del_netns(name):
+    if os.path.exists("/run/netns/" + name):
+        run("ip", "netns", "del", name, check=False)
+
+
+def make_netns(name):
+    del_netns(name)
+    run("ip", "netns", "add", name)
+    _CLEANUP.append(lambda: del_netns(name))
+    run("ip", "link", "set", "lo", "up", ns=name)
+
+
+def quiet_ipv6(ns, dev):
+    run("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev, ns=ns, check=False)
+
+
+class Daemon:
+    """sbc in netns S on a configuration; stopped by its PID."""
+
+    def __init__(self, workdir, text, ns=NS_S):
+        self.cfg = os.path.join(workdir, "sbc.yaml")
+        with open(self.cfg, "w") as f:
+            f.write(text)
+        self.logpath = os.path.join(workdir, "sbc.log")
+        self.log = open(self.logpath, "w+")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, SBC, "-c", self.cfg],
+                                     stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        _CLEANUP.append(self.stop)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log_text(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.logpath, errors="replace") as f:
+            return f.read()
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after 5 s; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if not self.log.closed:
+            self.log.close()
+        return self.proc.returncode
+
+
+def counters(log):
+    """Sum of the data-plane counters the workers log when they stop."""
+    total = {}
+    for m in re.finditer(r"dpdk: worker \d+: (.*)", log):
+        for item in m.group(1).split(", "):
+            name, _, value = item.rpartition(" ")
+            total[name] = total.get(name, 0) + int(value)
+    return total
+
+
+CONFIG = """\
+workers: {workers}
+log_level: info
+sip: {{ t1_ms: 100, t2_ms: 400, t4_ms: 500, timer_c_ms: 3000, user_agent: sbc-dpdk-test }}
+control: {{ metrics: "" }}
+io:
+  backend: dpdk
+  eal_args: ["--no-huge", "-m", "512", "--file-prefix={prefix}", "--no-telemetry"]
+  mbufs: 16383
+  mbuf_size: 4224
+  rx_queue_size: 256
+  tx_queue_size: 256
+  power_saving: true
+  idle_sleep_us: 200
+  ports:
+    - device: "net_af_packet0,iface=s0,framesz=4096,blocksz=4096"
+      mac: "{mac0}"
+      addresses: [ {sbc_a}/24 ]
+      kernel_tap: sbcx0
+    - device: "net_tap0,iface=sbcp1"
+      mac: "{mac1}"
+      addresses: [ {sbc_c}/24 ]
+realms:
+  - name: access
+    hide_topology: false
+    listen:
+      - {{ address: {sbc_a}, port: 5060 }}
+    media: {{ address: {sbc_a}, ports: 40000-40999 }}
+  - name: core
+    trusted: true
+    hide_topology: false
+    listen:
+      - {{ address: {sbc_c}, port: 5060 }}
+    media: {{ address: {sbc_c}, ports: 42000-42999 }}
+routes:
+  - name: to-core
+    from_realm: access
+    to_realm: core
+    next_hops:
+      - {{ host: {uas_ip}, port: {uas_port} }}
+  - name: to-access
+    from_realm: core
+    to_realm: access
+    next_hops: ruri
+"""
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+
+
+def mac_bytes(text):
+    return bytes(int(x, 16) for x in text.split(":"))
+
+
+def big_sdp(user, ip, port, size):
+    """An SDP offer/answer padded with attribute lines to about size bytes."""
+    body = sdp(user, ip, port)
+    lines, i = [], 0
+    while len(body) + sum(len(x) for x in lines) < size:
+        lines.append(b"a=x-pad-%04d:%s\r\n" % (i, b"0123456789abcdef" * 4))
+        i += 1
+    return body + b"".join(lines)
+
+
+# ---------------------------------------------------------------------------
+
+class DpdkBackend(unittest.TestCase):
+    """One SBC on the two-port topology for all the traffic tests."""
+
+    done = set()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="sbc-dpdk-")
+        _CLEANUP.append(cls.tmp.cleanup)
+        for ns in (NS_S, NS_A, NS_C):
+            make_netns(ns)
+        run("ip", "link", "add", "s0", "netns", NS_S, "type", "veth", "peer", "name", "a0",
+            "netns", NS_A)
+        run("ip", "link", "add", "s1", "netns", NS_S, "type", "veth", "peer", "name", "c0",
+            "netns", NS_C)
+        run("ip", "link", "add", "br0", "type", "bridge", ns=NS_S)
+        for dev in ("s0", "s1", "br0"):
+            quiet_ipv6(NS_S, dev)
+            run("ip", "link", "set", dev, "up", ns=NS_S)
+        run("ip", "link", "set", "s1", "master", "br0", ns=NS_S)
+        # The kernel of S owns 10.10.0.1 (on the exception TAP): it must not
+        # answer ARP for it on the DPDK port's veth as well.
+        run("sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=8", ns=NS_S)
+        # A bridge that hands IPv4 to netfilter would reassemble fragments
+        # before the SBC sees them; keep them fragments.
+        run("sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0", ns=NS_S, check=False)
+        for ns, dev, ip in ((NS_A, "a0", PHONE), (NS_C, "c0", UAS_IP)):
+            quiet_ipv6(ns, dev)
+            run("ip", "addr", "add", ip + "/24", "dev", dev, ns=ns)
+            run("ip", "link", "set", dev, "up", ns=ns)
+            # veth leaves UDP checksums to "hardware": af_packet would see
+            # them unfinished. Real NICs and TAPs deliver them complete.
+            run("ethtool", "-K", dev, "tx", "off", ns=ns, quiet=True)
+        with netns(NS_C):
+            cls.uas = UA(UAS_IP, 0, name="uas", user="bob", t1=T1)
+        _CLEANUP.append(cls.uas.close)
+        text = CONFIG.format(workers=2, prefix=TAG, mac0=MAC0, mac1=MAC1, sbc_a=SBC_A,
+                             sbc_c=SBC_C, uas_ip=UAS_IP, uas_port=cls.uas.port)
+        cls.sbc = Daemon(cls.tmp.name, text)
+        # The core port is a TAP the SBC creates: bridge it once it exists.
+        wait_for(lambda: cls.sbc_failed() or "sbcp1" in run("ip", "-o", "link", ns=NS_S),
+                 20, "the SBC to create its net_tap interface sbcp1")
+        cls.assert_running()
+        quiet_ipv6(NS_S, "sbcp1")
+        run("ip", "link", "set", "sbcp1", "master", "br0", ns=NS_S)
+        run("ip", "link", "set", "sbcp1", "up", ns=NS_S)
+        wait_for(lambda: cls.sbc_failed() or "listening on" in cls.sbc.log_text(), 20,
+                 "the SBC to listen")
+        cls.assert_running()
+        with netns(NS_A):
+            cls.phone = UA(PHONE, 0, name="phone", user="alice", t1=T1)
+        _CLEANUP.append(cls.phone.close)
+        cls.wait_options()
+
+    @classmethod
+    def sbc_failed(cls):
+        return not cls.sbc.alive()
+
+    @classmethod
+    def assert_running(cls):
+        if not cls.sbc.alive():
+            raise AssertionError("sbc exited with %s:\n%s" % (cls.sbc.proc.returncode,
+                                                               cls.sbc.log_text()))
+
+    @classmethod
+    def options(cls, ua, dest, timeout=0.5):
+        req = make_request("OPTIONS", "sip:%s:%d" % dest,
+                           from_="<sip:probe@%s>;tag=%s" % (ua.host, new_tag()),
+                           to="<sip:%s:%d>" % dest, call_id=new_call_id(ua.host), cseq=1,
+                           via_host=ua.host, via_port=ua.port)
+        ua.send(req, dest)
+        return ua.expect(call_id=req.call_id, timeout=timeout)
+
+    @classmethod
+    def wait_options(cls):
+        deadline = time.monotonic() + 15
+        while True:
+            cls.assert_running()
+            try:
+                cls.options(cls.phone, (SBC_A, 5060))
+                cls.phone.discard()
+                return
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("no answer to OPTIONS at %s:5060:\n%s"
+                                         % (SBC_A, cls.sbc.log_text()))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sbc.stop()
+
+    def tearDown(self):
+        type(self).done.add(self._testMethodName)
+        self.phone.discard()
+        self.uas.discard()
+
+    # -- L2/L3 --------------------------------------------------------------------
+    def arp_query(self, target_ip, timeout=1.0):
+        """ARP request from a0 for target_ip; the replies' sender MACs."""
+        with netns(NS_A):
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+        try:
+            s.bind(("a0", 0))
+            me = s.getsockname()[4]
+            req = (b"\xff" * 6 + me + b"\x08\x06" +
+                   struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + me + socket.inet_aton(PHONE) +
+                   b"\0" * 6 + socket.inet_aton(target_ip))
+            s.send(req)
+            s.settimeout(0.1)
+            got, deadline = [], time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    f = s.recv(2048)
+                except socket.timeout:
+                    continue
+                if len(f) < 42:
+                    continue
+                op, = struct.unpack("!H", f[20:22])
+                sha, spa, tha, tpa = struct.unpack("!6s4s6s4s", f[22:42])
+                if op == 2 and spa == socket.inet_aton(target_ip):
+                    self.assertEqual(tha, me, "ARP reply not addressed to the asker")
+                    self.assertEqual(tpa, socket.inet_aton(PHONE))
+                    self.assertEqual(f[0:6], me, "Ethernet destination of the reply")
+                    got.append(sha)
+            return got
+        finally:
+            s.close()
+
+    def test_01_arp(self):
+        self.assertEqual(self.arp_query(SBC_A), [mac_bytes(MAC0)],
+                         "exactly one ARP reply, from the SBC's port MAC")
+        self.assertEqual(self.arp_query("10.10.0.77", timeout=0.5), [],
+                         "no ARP reply for an address the SBC does not own")
+
+    def test_02_icmp_echo(self):
+        with netns(NS_A):
+            s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        try:
+            s.settimeout(1.0)
+            for seq in range(3):
+                payload = os.urandom(56 + seq * 500)
+                hdr = struct.pack("!BBHHH", 8, 0, 0, 0x5bc, seq)
+                ck = inet_csum(hdr + payload)
+                s.sendto(struct.pack("!BBHHH", 8, 0, ck, 0x5bc, seq) + payload, (SBC_A, 0))
+                while True:
+                    data, addr = s.recvfrom(4096)
+                    icmp = data[(data[0] & 15) * 4:]
+                    if icmp[0] == 0 and icmp[4:8] == struct.pack("!HH", 0x5bc, seq):
+                        break
+                self.assertEqual(addr[0], SBC_A)
+                self.assertEqual(icmp[8:], payload, "echo reply payload")
+                self.assertEqual(inet_csum(icmp), 0, "echo reply checksum")
+        finally:
+            s.close()
+
+    def test_03_options(self):
+        for dest, ua in (((SBC_A, 5060), self.phone), ((SBC_C, 5060), self.uas)):
+            got = self.options(ua, dest, timeout=2.0)
+            self.assertEqual(got.status, 200, str(got))
+            self.assertIn("INVITE", got.get("allow"))
+
+    def test_04_exception_path_tcp(self):
+        """A TCP connection from the phone's namespace to a kernel listener on
+        the SBC host: TAP in, the kernel's replies out of the DPDK port."""
+        with netns(NS_S):
+            ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        result = {}
+
+        def serve():
+            try:
+                c, a = ls.accept()
+                with c:
+                    c.settimeout(5)
+                    data = b""
+                    while not data.endswith(b"\n"):
+                        chunk = c.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    result["peer"] = a
+                    c.sendall(b"kernel says " + data)
+            except OSError as e:
+                result["error"] = e
+        try:
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            ls.bind((SBC_A, TCP_PORT))
+            ls.listen(1)
+            ls.settimeout(10)
+            t = threading.Thread(target=serve, daemon=True)
+            t.start()
+            with netns(NS_A):
+                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            with c:
+                c.settimeout(10)
+                c.connect((SBC_A, TCP_PORT))
+                msg = b"x" * 20000 + b"\n"   # several segments each way
+                c.sendall(msg)
+                want, data = len(b"kernel says ") + len(msg), b""
+                while len(data) < want:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            t.join(10)
+            self.assertNotIn("error", result)
+            self.assertEqual(result.get("peer", ("",))[0], PHONE)
+            self.assertEqual(data, b"kernel says " + msg)
+        finally:
+            ls.close()
+
+    # -- calls ----------------------------------------------------------------------
+    def call(self, offer, answer):
+        alice, bob = self.phone, self.uas
+        inv = alice.invite((SBC_A, 5060), "sip:bob@%s:%d" % (UAS_IP, bob.port), body=offer)
+        alice.expect(status=100, call_id=inv.call_id, timeout=3)
+        b_inv = bob.expect(method="INVITE", call_id=inv.call_id, timeout=5)
+        self.assertEqual(b_inv.body, offer, "INVITE body relayed intact")
+        self.assertEqual(len(b_inv.get_all("via")), 2, "the SBC's Via on top of the phone's")
+        bob.answer(b_inv, 180)
+        alice.expect(status=180, call_id=inv.call_id, timeout=3)
+        r200 = bob.answer(b_inv, 200, body=answer)
+        a200 = alice.expect(status=200, cseq_method="INVITE", call_id=inv.call_id, timeout=3)
+        self.assertEqual(a200.body, answer, "200 body relayed intact")
+        d_alice = alice.dialog(a200)
+        d_alice.ack(a200)
+        bob.expect(method="ACK", call_id=inv.call_id, timeout=3)
+        bye = d_alice.request("BYE")
+        got = bob.expect(method="BYE", call_id=inv.call_id, timeout=3)
+        bob.answer(got, 200)
+        alice.expect(status=200, cseq_method="BYE", call_id=bye.call_id, timeout=3)
+        self.assertIsNotNone(r200.dialog)
+
+    def test_05_basic_call(self):
+        self.call(sdp("alice", PHONE, 40000), sdp("bob", UAS_IP, 50000))
+
+    def test_06_fragmented_invite_and_200(self):
+        """~3.5 kB SDP each way: IPv4 fragments on both links."""
+        offer = big_sdp("alice", PHONE, 40002, 3500)
+        answer = big_sdp("bob", UAS_IP, 50002, 3500)
+        self.assertGreater(len(offer), 3000)
+        self.call(offer, answer)
+
+    def test_07_unresolved_next_hop_is_not_fatal(self):
+        """OPTIONS to the SBC keep being answered while traffic waits for ARP."""
+        for _ in range(3):
+            self.assertEqual(self.options(self.phone, (SBC_A, 5060), timeout=2.0).status, 200)
+
+    def test_99_counters_and_clean_stop(self):
+        cls = type(self)
+        status = cls.sbc.stop()
+        log = cls.sbc.log_text()
+        self.assertEqual(status, 0, "sbc exit status; log:\n" + log)
+        c = counters(log)
+        if os.environ.get("SBC_TEST_VERBOSE"):
+            print("\n" + log, file=sys.stderr)
+        want = {  # counters each test must have moved, if it ran (-k)
+            "test_01_arp": (("ARP_REPLIED", 1),),
+            "test_02_icmp_echo": (("ICMP_ECHO", 3),),
+            "test_04_exception_path_tcp": (("TO_KERNEL", 5), ("FROM_KERNEL", 5)),
+            "test_05_basic_call": (("NBR_LEARNT", 1), ("RX_DGRAMS", 8), ("TX_DGRAMS", 8)),
+            "test_06_fragmented_invite_and_200": (("TX_FRAGS", 4), ("FRAG_IN", 3),
+                                                  ("REASSEMBLED", 1)),
+        }
+        for name, least in [x for t in cls.done for x in want.get(t, ())]:
+            self.assertGreaterEqual(c.get(name, 0), least, "%s in %s\nlog:\n%s" % (name, c, log))
+        for bad in ("RX_BAD_UDP", "RX_BAD_IP", "TX_FULL", "TX_NOMBUF", "NBR_QUEUE_FULL"):
+            self.assertEqual(c.get(bad, 0), 0, "%s in %s" % (bad, c))
+        for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            self.assertNotIn(marker, log)
+
+
+def inet_csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+# ---------------------------------------------------------------------------
+
+BAD_BASE = """\
+workers: {workers}
+control: {{ metrics: "" }}
+io:
+  backend: dpdk
+  eal_args: [{eal}]
+  mbufs: 8191
+  rx_queue_size: 128
+  tx_queue_size: 128
+  ports:
+    - device: "{device}"
+      addresses: [ 10.30.0.1/24 ]
+realms:
+  - name: access
+    listen:
+      - {{ address: {listen}, port: 5060 }}
+    media: {{ address: 10.30.0.1, ports: 40000-40999 }}
+"""
+
+
+class StartupErrors(unittest.TestCase):
+    """What commonly goes wrong, said clearly: exit 2 for the configuration,
+    exit 1 and a message for the run-time environment."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ns = TAG + "e"
+        make_netns(cls.ns)
+        run("ip", "link", "add", "e0", "type", "veth", "peer", "name", "e1", ns=cls.ns)
+        run("ip", "link", "set", "e0", "up", ns=cls.ns)
+        run("ip", "link", "set", "e1", "up", ns=cls.ns)
+        cls.tmp = tempfile.TemporaryDirectory(prefix="sbc-dpdk-err-")
+        _CLEANUP.append(cls.tmp.cleanup)
+
+    def start(self, name, workers=1, device="net_af_packet0,iface=e0",
+              eal='"--no-huge", "-m", "128", "--file-prefix=%s", "--no-telemetry"' % (TAG + "e"),
+              listen="10.30.0.1"):
+        d = os.path.join(self.tmp.name, name)
+        os.makedirs(d)
+        return Daemon(d, BAD_BASE.format(workers=workers, device=device, eal=eal,
+                                         listen=listen), ns=self.ns)
+
+    def expect_failure(self, daemon, pattern):
+        status = daemon.wait_exit(20)
+        log = daemon.log_text()
+        daemon.stop()
+        self.assertEqual(status, 1, "exit status; log:\n" + log)
+        self.assertRegex(log, pattern)
+
+    def test_port_not_found(self):
+        self.expect_failure(self.start("nodev", device="net_af_packet0,iface=nosuchif0"),
+                            r"io\.ports\[0\]\.device: no DPDK port \"net_af_packet0\"")
+
+    def test_not_enough_queues(self):
+        self.expect_failure(self.start("queues", workers=2,
+                                       device="net_af_packet0,iface=e0,qpairs=1"),
+                            r"not enough queues: the device has 1 RX and 1 TX queues, 2 "
+                            r"workers need one of each \(add qpairs=N")
+
+    def test_no_hugepages(self):
+        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
+            if int(f.read()) != 0:
+                self.skipTest("this host has free hugepages")
+        self.expect_failure(self.start("nohuge", eal='"--file-prefix=%s"' % (TAG + "h")),
+                            r"no free hugepages for DPDK.*--no-huge")
+
+    def test_listen_not_on_a_port(self):
+        cfg = os.path.join(self.tmp.name, "badlisten.yaml")
+        with open(cfg, "w") as f:
+            f.write(BAD_BASE.format(workers=1, device="net_af_packet0,iface=e0", eal="",
+                                    listen="10.30.0.9"))
+        r = subprocess.run([SBC, "-t", "-c", cfg], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("badlisten.yaml:15: realms[0].listen[0].address: 10.30.0.9 is not an "
+                      "address of any io.ports[].addresses", r.stderr)
+
+
+def dpdk_built():
+    """sbc -t on a dpdk configuration: rejected only by a build without DPDK."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(BAD_BASE.format(workers=1, device="net_null0", eal="", listen="10.30.0.1"))
+    try:
+        r = subprocess.run([SBC, "-t", "-c", f.name], capture_output=True, text=True)
+    finally:
+        os.unlink(f.name)
+    if "built without DPDK" in r.stderr:
+        return False
+    if r.returncode != 0:
+        raise RuntimeError("sbc -t failed on the DPDK probe configuration: " + r.stderr)
+    return True
+
+
+def main():
+    global SBC, SRC
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    SBC, SRC = os.path.abspath(sys.argv[1]), sys.argv[2]
+    if not dpdk_built():
+        print("SKIP: this sbc was built without DPDK (HAVE_DPDK is 0)")
+        return 77
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            print("FAIL: the DPDK integration test needs root (network namespaces) in CI")
+            return 1
+        print("SKIP: the DPDK integration test needs root (network namespaces, veth, TAP)")
+        return 77
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        prog = unittest.main(argv=[sys.argv[0]] + sys.argv[3:], exit=False, verbosity=2)
+        return 0 if prog.result.wasSuccessful() else 1
+    finally:
+        _cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
