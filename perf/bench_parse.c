@@ -6,9 +6,11 @@
  *   bench_parse [-c CORE] [-t SECONDS] [-n COUNT] [-k NAME] [--json]
  *
  * Cases:
- *   parse/...  sip_parse + every routing header the daemon reads (all Vias,
- *              From, To, Call-ID, CSeq, Contacts, Route/Record-Route,
- *              Max-Forwards, Content-Length) + sip_check.
+ *   parse/...  sip_parse + sip_check (which validates every Via, From, To,
+ *              Call-ID, CSeq, Max-Forwards, Contact) + reading every routing
+ *              header the daemon uses (top Via, From, To, Call-ID, CSeq,
+ *              Contacts, Route/Record-Route, Max-Forwards, Content-Length),
+ *              in the daemon's order.
  *   rewrite/... the same, then a topology-hiding rewrite: the Via stack
  *              replaced by one Via of ours, Contact replaced, Record-Route
  *              deleted, the SDP's o=/c=/m= pointed at a relay via lib/sdp,
@@ -163,10 +165,15 @@ static uint64_t parse_routing(const char *buf, size_t len)
 	uint32_t n;
 	uint64_t acc = 0;
 
+	/* The daemon's order: sip_check validates every Via, From, To, CSeq,
+	 * Call-ID, Max-Forwards and Contact once and keeps the single-value
+	 * ones; the proxy then reads them (and the route lists) from there. */
 	if (sip_parse(&msg, buf, len) != SIP_E_OK)
 		fail("sip_parse");
-	sip_via_init(&vi, &msg);
-	while (sip_via_next(&vi, &via) > 0)
+	if (sip_check(&msg) != SIP_E_OK)
+		fail("sip_check");
+	(void)vi;
+	if (sip_msg_top_via(&msg, &via) > 0)
 		acc += via.port + via.branch.len;
 	if (sip_msg_from(&msg, &na) > 0)
 		acc += na.tag.len;
@@ -193,8 +200,6 @@ static uint64_t parse_routing(const char *buf, size_t len)
 	if (msg.first[SIP_H_CONTENT_LENGTH] != SIP_HDR_NONE &&
 	    sip_parse_u32(msg.hdr[msg.first[SIP_H_CONTENT_LENGTH]].value, &n) == 0)
 		acc += n;
-	if (sip_check(&msg) != SIP_E_OK)
-		fail("sip_check");
 	return acc;
 }
 

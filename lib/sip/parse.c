@@ -282,6 +282,7 @@ enum sip_err sip_parse(struct sip_msg *m, const char *buf, size_t len)
 	m->status = 0;
 	m->body_off = m->body_len = m->hdr_end = 0;
 	m->has_content_length = false;
+	m->checked = false;
 	memset(m->first, 0xff, sizeof(m->first));
 	memset(m->last, 0xff, sizeof(m->last));
 	memset(m->count, 0, sizeof(m->count));
@@ -378,14 +379,14 @@ static bool call_id_ok(sip_str_t v)
 	return true;
 }
 
-static enum sip_err check_vias(const struct sip_msg *m)
+static enum sip_err check_vias(struct sip_msg *m)
 {
 	struct sip_via_iter it;
 	struct sip_via via;
 	unsigned n = 0;
 	int r;
 	sip_via_init(&it, m);
-	while ((r = sip_via_next(&it, &via)) > 0)
+	while ((r = sip_via_next(&it, n ? &via : &m->top_via)) > 0)
 		if (++n > SIP_MAX_VIA)
 			return SIP_E_TOO_MANY_VIAS;
 	if (r < 0)
@@ -413,12 +414,12 @@ static enum sip_err check_contacts(const struct sip_msg *m)
 	return SIP_E_OK;
 }
 
-static enum sip_err check_cseq(const struct sip_msg *m)
+static enum sip_err check_cseq(struct sip_msg *m)
 {
-	struct sip_cseq cs;
-	if (sip_cseq_parse(sip_hdr_first(m, SIP_H_CSEQ)->value, &cs) < 0)
+	struct sip_cseq *cs = &m->cseq;
+	if (sip_cseq_parse(sip_hdr_first(m, SIP_H_CSEQ)->value, cs) < 0)
 		return SIP_E_BAD_CSEQ;
-	if (!m->is_request || sip_str_eq(cs.method_name, m->method_name))
+	if (!m->is_request || sip_str_eq(cs->method_name, m->method_name))
 		return SIP_E_OK;
 	/* An unknown method whose CSeq disagrees: 501 is the better answer for
 	 * a proxy (RFC 4475 mismatch02); a known one is a plain 400. */
@@ -437,29 +438,30 @@ static enum sip_err check_ruri(const struct sip_msg *m)
 	return SIP_E_OK;
 }
 
-static enum sip_err check_numbers(const struct sip_msg *m)
+static enum sip_err check_numbers(struct sip_msg *m)
 {
 	uint32_t v;
-	if (sip_msg_max_forwards(m, &v) < 0)
+	int r = sip_msg_max_forwards(m, &m->max_forwards);
+	if (r < 0)
 		return SIP_E_BAD_MAX_FORWARDS;
+	m->has_max_forwards = r > 0;
 	if (sip_msg_expires(m, &v) < 0)
 		return SIP_E_BAD_EXPIRES;
 	return SIP_E_OK;
 }
 
-enum sip_err sip_check(const struct sip_msg *m)
+enum sip_err sip_check(struct sip_msg *m)
 {
 	enum sip_err e = check_presence(m);
-	struct sip_nameaddr na;
 	if (e != SIP_E_OK)
 		return e;
 	if (m->is_request && (e = check_ruri(m)) != SIP_E_OK)
 		return e;
 	if ((e = check_vias(m)) != SIP_E_OK)
 		return e;
-	if (sip_nameaddr_parse(sip_hdr_first(m, SIP_H_FROM)->value, &na) < 0 || na.star)
+	if (sip_nameaddr_parse(sip_hdr_first(m, SIP_H_FROM)->value, &m->from) < 0 || m->from.star)
 		return SIP_E_BAD_FROM;
-	if (sip_nameaddr_parse(sip_hdr_first(m, SIP_H_TO)->value, &na) < 0 || na.star)
+	if (sip_nameaddr_parse(sip_hdr_first(m, SIP_H_TO)->value, &m->to) < 0 || m->to.star)
 		return SIP_E_BAD_TO;
 	if (!call_id_ok(sip_hdr_first(m, SIP_H_CALL_ID)->value))
 		return SIP_E_BAD_CALL_ID;
@@ -467,5 +469,8 @@ enum sip_err sip_check(const struct sip_msg *m)
 		return e;
 	if ((e = check_numbers(m)) != SIP_E_OK)
 		return e;
-	return check_contacts(m);
+	if ((e = check_contacts(m)) != SIP_E_OK)
+		return e;
+	m->checked = true;
+	return SIP_E_OK;
 }

@@ -213,6 +213,42 @@ const char *sip_hdr_name(enum sip_hdr_id id);
 /* Look up a header name (full or compact, any case). */
 enum sip_hdr_id sip_hdr_lookup(sip_str_t name);
 
+/* ---- parsed values (see the parsers below) ------------------------------ */
+enum sip_scheme { SIP_SCHEME_OTHER = 0, SIP_SCHEME_SIP, SIP_SCHEME_SIPS, SIP_SCHEME_TEL };
+enum sip_host_type { SIP_HOST_NAME = 0, SIP_HOST_IPV4, SIP_HOST_IPV6 };
+
+struct sip_nameaddr {
+	sip_str_t display;   /* without quotes; escapes left as received */
+	sip_str_t uri;       /* inside <> or the bare addr-spec */
+	bool angle;          /* URI was in <> */
+	sip_str_t params;    /* header params after the URI (from the first ';') */
+	sip_str_t tag;       /* value of ;tag= if present */
+	bool star;           /* Contact: * */
+};
+
+struct sip_via {
+	sip_str_t value;      /* the whole via-parm */
+	sip_str_t proto;      /* "SIP" */
+	sip_str_t version;    /* "2.0" */
+	sip_str_t transport;  /* "UDP", "TCP", "TLS", "SCTP", "WS", ... */
+	sip_str_t host;       /* IPv6 without brackets */
+	enum sip_host_type host_type;
+	uint16_t port;        /* 0 if absent */
+	sip_str_t params;     /* from the first ';' */
+	sip_str_t branch;
+	sip_str_t received;
+	sip_str_t maddr;
+	bool has_rport;
+	uint16_t rport;       /* 0 when ;rport has no value */
+	uint8_t ttl;
+};
+
+struct sip_cseq {
+	uint32_t seq;
+	enum sip_method method;
+	sip_str_t method_name;
+};
+
 /* ---- the message -------------------------------------------------------- */
 #define SIP_HDR_NONE 0xffffu
 
@@ -246,6 +282,16 @@ struct sip_msg {
 	bool has_content_length;
 	bool has_nul;             /* a NUL byte somewhere after the start line */
 
+	/* Filled by sip_check(): the single-value headers it validated, so the
+	 * accessors below (sip_msg_from/to/cseq/top_via/max_forwards) return
+	 * them without parsing again. Cleared by sip_parse(). */
+	bool checked;
+	bool has_max_forwards;
+	uint32_t max_forwards;
+	struct sip_cseq cseq;
+	struct sip_nameaddr from, to;
+	struct sip_via top_via;
+
 	uint16_t nhdr;
 	uint16_t first[SIP_H__COUNT]; /* first line of each id, or SIP_HDR_NONE */
 	uint16_t last[SIP_H__COUNT];  /* last line of each id (for list append) */
@@ -261,8 +307,9 @@ SIP_MUST_CHECK enum sip_err sip_parse(struct sip_msg *m, const char *buf, size_t
 /* RFC 3261 sanity a proxy runs before acting: mandatory headers, duplicate
  * single-value headers, From/To/Call-ID/CSeq well-formed, CSeq method equal
  * to the request method, Via well-formed and bounded, Max-Forwards and
- * Expires numeric. Lazily parses only those headers. */
-SIP_MUST_CHECK enum sip_err sip_check(const struct sip_msg *m);
+ * Expires numeric. Lazily parses only those headers, and keeps the
+ * single-value ones in m for the accessors. */
+SIP_MUST_CHECK enum sip_err sip_check(struct sip_msg *m);
 
 /* Proxy sanity of RFC 3261 16.3 on a request that passed sip_check():
  *  - R-URI scheme other than sip/sips/tel: UNSUPPORTED_SCHEME (416);
@@ -327,8 +374,6 @@ int sip_param_get(sip_str_t params, const char *name, sip_str_t *value);
 int sip_param_next(sip_str_t params, uint32_t *pos, sip_str_t *name, sip_str_t *value);
 
 /* ---- URIs --------------------------------------------------------------- */
-enum sip_scheme { SIP_SCHEME_OTHER = 0, SIP_SCHEME_SIP, SIP_SCHEME_SIPS, SIP_SCHEME_TEL };
-enum sip_host_type { SIP_HOST_NAME = 0, SIP_HOST_IPV4, SIP_HOST_IPV6 };
 
 struct sip_uri {
 	enum sip_scheme scheme;
@@ -354,36 +399,12 @@ SIP_MUST_CHECK int sip_uri_parse(sip_str_t s, struct sip_uri *u);
 SIP_MUST_CHECK int sip_unescape(sip_str_t in, char *out, size_t cap);
 
 /* ---- name-addr / addr-spec (From, To, Contact, Route, Refer-To ...) ------ */
-struct sip_nameaddr {
-	sip_str_t display;   /* without quotes; escapes left as received */
-	sip_str_t uri;       /* inside <> or the bare addr-spec */
-	bool angle;          /* URI was in <> */
-	sip_str_t params;    /* header params after the URI (from the first ';') */
-	sip_str_t tag;       /* value of ;tag= if present */
-	bool star;           /* Contact: * */
-};
 
 /* Parse one name-addr / addr-spec value (one list element). Returns 0 or <0.
  * For a bare addr-spec, ';' starts header params (RFC 3261 20.10). */
 SIP_MUST_CHECK int sip_nameaddr_parse(sip_str_t v, struct sip_nameaddr *na);
 
 /* ---- Via ---------------------------------------------------------------- */
-struct sip_via {
-	sip_str_t value;      /* the whole via-parm */
-	sip_str_t proto;      /* "SIP" */
-	sip_str_t version;    /* "2.0" */
-	sip_str_t transport;  /* "UDP", "TCP", "TLS", "SCTP", "WS", ... */
-	sip_str_t host;       /* IPv6 without brackets */
-	enum sip_host_type host_type;
-	uint16_t port;        /* 0 if absent */
-	sip_str_t params;     /* from the first ';' */
-	sip_str_t branch;
-	sip_str_t received;
-	sip_str_t maddr;
-	bool has_rport;
-	uint16_t rport;       /* 0 when ;rport has no value */
-	uint8_t ttl;
-};
 
 /* Iterate Via values across every Via header line in order. Returns 1 with
  * *via filled, 0 at the end, <0 when a value is malformed. */
@@ -398,11 +419,6 @@ SIP_MUST_CHECK int sip_via_parse(sip_str_t v, struct sip_via *via);
 bool sip_branch_is_3261(sip_str_t branch);
 
 /* ---- single-value headers ----------------------------------------------- */
-struct sip_cseq {
-	uint32_t seq;
-	enum sip_method method;
-	sip_str_t method_name;
-};
 SIP_MUST_CHECK int sip_cseq_parse(sip_str_t v, struct sip_cseq *c);
 
 struct sip_rack {
