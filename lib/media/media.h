@@ -333,7 +333,7 @@ void media_session_stats(const struct media *m, const struct media_session *s,
 	X(UNKNOWN_PORT, "port not allocated to any stream")                      \
 	X(DISABLED,     "stream removed, refused, or a fork that lost")          \
 	X(SHORT,        "shorter than an RTP/RTCP header")                       \
-	X(NOT_RTP,      "not RTP/RTCP version 2 (STUN, DTLS, junk)")            \
+	X(NOT_RTP,      "neither RTP/RTCP version 2 nor DTLS (STUN, junk)")     \
 	X(STRICT,       "strict leg: source is not the SDP address")            \
 	X(SOURCE,       "latched leg: source is neither latch nor SDP address") \
 	X(FORK_SOURCE,  "shared fork port: source matches no fork")              \
@@ -359,10 +359,18 @@ struct media_pkt {
 	uint64_t rx_us;               /* arrival, monotonic microseconds */
 };
 
+/* What a forwarded packet is (RFC 7983 demultiplexing). */
+enum media_pkt_kind {
+	MEDIA_PKT_RTP = 0,
+	MEDIA_PKT_RTCP,
+	MEDIA_PKT_DTLS,               /* DTLS-SRTP handshake, passed end to end */
+	MEDIA_PKT__COUNT
+};
+
 /* The decision for one packet: forward out of (realm, port) to dst, or drop. */
 struct media_fwd {
 	uint8_t drop;                 /* enum media_drop; MEDIA_DROP_NONE = forward */
-	bool rtcp;
+	uint8_t kind;                 /* enum media_pkt_kind, when forwarded */
 	uint16_t realm;               /* send from this realm's media address */
 	uint16_t port;                /* ... and this local port */
 	union sbc_sockaddr dst;
@@ -380,7 +388,7 @@ unsigned media_relay(struct media *m, const struct media_pkt *pkts, struct media
 
 struct media_counters {
 	uint64_t rx_packets;               /* every packet given to media_relay */
-	uint64_t fwd_rtp, fwd_rtcp;        /* forwarded */
+	uint64_t fwd[MEDIA_PKT__COUNT];    /* forwarded, by enum media_pkt_kind */
 	uint64_t fwd_bytes;
 	uint64_t drop[MEDIA_DROP__COUNT];  /* [MEDIA_DROP_NONE] unused */
 	uint64_t no_ports;                 /* allocations refused: ports */

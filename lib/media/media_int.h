@@ -138,6 +138,10 @@ struct media_leg_cold {
 
 #define MEDIA_MAX_PT 8u
 
+/* classify() results beyond enum media_pkt_kind */
+#define MEDIA_PKT__BAD       (MEDIA_PKT__COUNT)
+#define MEDIA_PKT__BAD_SHORT (MEDIA_PKT__COUNT + 1)
+
 struct media_stream {
 	/* hot */
 	uint32_t fork_next;             /* next member of the chain, MEDIA_NONE at the end */
@@ -207,6 +211,12 @@ static inline struct media_stream *stream_at(const struct media *m, uint32_t idx
 static inline uint32_t stream_idx(const struct media *m, const struct media_stream *st)
 {
 	return (uint32_t)(st - m->streams);
+}
+
+/* Is st in a fork chain (sharing the ports of leg st->shared)? */
+static inline bool stream_chained(const struct media *m, const struct media_stream *st)
+{
+	return st->fork_next != MEDIA_NONE || st->fork_head != stream_idx(m, st);
 }
 
 static inline bool addr_known(const union sbc_sockaddr *a)

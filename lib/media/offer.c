@@ -135,12 +135,15 @@ static struct media_stream *stream_of(const struct media *m, const struct media_
 }
 
 /* A single-port leg (rtcp-mux-only) that must get a separate RTCP port:
- * the offer no longer insists on mux, so the answer may refuse it. */
-static bool needs_rtcp(const struct media_stream *st, unsigned L)
+ * the offer no longer insists on mux, so the answer may refuse it. Not a
+ * port shared with forks: those all have the same shape, and a port only
+ * one of them knew of would leak when another took the ownership. */
+static bool needs_rtcp(const struct media *m, const struct media_stream *st, unsigned L)
 {
 	const struct media_leg *l = &st->leg[L];
 
-	return (l->flags & LEG_OWN) && !l->rtcp_port;
+	return (l->flags & LEG_OWN) && !l->rtcp_port &&
+	       !(stream_chained(m, st) && L == st->shared);
 }
 
 static void offer_demand(const struct media *m, const struct media_session *s,
@@ -161,7 +164,7 @@ static void offer_demand(const struct media *m, const struct media_session *s,
 			continue;
 		}
 		for (unsigned L = 0; L < 2; L++)
-			d->singles[L] += needs_rtcp(st, L) && !mux_only(sdp, i);
+			d->singles[L] += needs_rtcp(m, st, L) && !mux_only(sdp, i);
 	}
 }
 
@@ -179,7 +182,8 @@ static bool demand_fits(struct media *m, const struct media_session *s, const st
 	if (a == b)
 		ok = ports_can(a, d->pairs[0] + d->pairs[1], d->singles[0] + d->singles[1]);
 	else
-		ok = ports_can(a, d->pairs[0], d->singles[0]) && ports_can(b, d->pairs[1], d->singles[1]);
+		ok = ports_can(a, d->pairs[0], d->singles[0]) &&
+		     ports_can(b, d->pairs[1], d->singles[1]);
 	if (!ok)
 		m->ctr.no_ports++;
 	return ok;
@@ -228,7 +232,7 @@ static void offer_stream(struct media *m, struct media_stream *st, unsigned X,
 		st->flags |= ST_MUX_ONLY;
 	else
 		for (unsigned L = 0; L < 2; L++)
-			if (needs_rtcp(st, L) && leg_alloc_rtcp(m, st, L) == 0)
+			if (needs_rtcp(m, st, L) && leg_alloc_rtcp(m, st, L) == 0)
 				st->leg[L].flags |= LEG_NEW_RTCP;
 	remote_of(sdp, i, &r);
 	leg_update(st, X, &r);
@@ -289,11 +293,14 @@ void media_sdp_reject(struct media *m, struct media_session *s)
 			stream_free(m, s, st);
 			continue;
 		}
-		for (unsigned L = 0; L < 2; L++)
-			if (st->leg[L].flags & LEG_NEW_RTCP) {
+		for (unsigned L = 0; L < 2; L++) {
+			if (!(st->leg[L].flags & LEG_NEW_RTCP))
+				continue;
+			/* Forks made since copied the port: it is theirs too now. */
+			if (!(stream_chained(m, st) && L == st->shared))
 				leg_release_rtcp(m, st, L);
-				st->leg[L].flags &= (uint16_t)~LEG_NEW_RTCP;
-			}
+			st->leg[L].flags &= (uint16_t)~LEG_NEW_RTCP;
+		}
 		if (st->flags & ST_HAVE_UNDO) {
 			struct media_leg *l = &st->leg[X];
 			st->cold[X].remote = st->undo;
@@ -392,16 +399,15 @@ static int apply_answer(struct media *m, struct media_session *s, unsigned Y,
 
 /* ---- the rewrite ---------------------------------------------------------- */
 
-static void rewrite_media(const struct media_session *s, const struct media_stream *st,
-			  unsigned Y, const struct sdp *sdp, unsigned i, struct sdp_addr addr,
-			  struct sdp_rewrite *rw)
+static void rewrite_media(const struct media_stream *st, unsigned Y, const struct sdp *sdp,
+			  unsigned i, struct sdp_addr addr, struct sdp_rewrite *rw)
 {
 	const struct sdp_media *mi = &sdp->media[i];
 	const struct sdp_conn *c = sdp_media_conn(sdp, i);
 	struct sdp_media_rewrite *mr = &rw->media[i];
+	/* Hold by c=0.0.0.0 stays 0.0.0.0 on the other side (media.h, Hold). */
 	bool keep = !c || (c->unspec && conn_is_hold(sdp, i));
 
-	(void)s;
 	/* A port-0 line that inherits the session c= needs nothing: giving it
 	 * an address could only insert a useless c= line. */
 	if (!keep && (mi->port || mi->conn.present))
@@ -439,7 +445,7 @@ static void build_rewrite(const struct media *m, const struct media_session *s, 
 	if (sdp->conn.present && !sdp->conn.unspec)
 		rw->conn = addr;
 	for (unsigned i = 0; i < sdp->nmedia; i++)
-		rewrite_media(s, stream_of(m, s, i), Y, sdp, i, addr, rw);
+		rewrite_media(stream_of(m, s, i), Y, sdp, i, addr, rw);
 }
 
 /* ---- entry point ---------------------------------------------------------- */

@@ -192,11 +192,6 @@ static void leg_release(struct media *m, struct media_leg *l)
  * leg `shared`. The head owns them (LEG_OWN) and the port table points at
  * it; members are linked through fork_next and all name the head. */
 
-static bool chained(const struct media *m, const struct media_stream *st)
-{
-	return st->fork_next != MEDIA_NONE || st->fork_head != stream_idx(m, st);
-}
-
 /* Give the shared ports of from to to (same port numbers). */
 static void move_ownership(struct media *m, struct media_stream *from, struct media_stream *to)
 {
@@ -222,7 +217,7 @@ static void chain_leave(struct media *m, struct media_stream *st)
 {
 	uint32_t self = stream_idx(m, st);
 
-	if (!chained(m, st))
+	if (!stream_chained(m, st))
 		return;
 	if (st->fork_head == self) {
 		struct media_stream *next = stream_at(m, st->fork_next);
@@ -243,7 +238,7 @@ static void chain_win(struct media *m, struct media_stream *st)
 {
 	uint32_t self = stream_idx(m, st), x = st->fork_head;
 
-	if (!chained(m, st))
+	if (!stream_chained(m, st))
 		return;
 	move_ownership(m, stream_at(m, st->fork_head), st);
 	while (x != MEDIA_NONE) {
@@ -375,7 +370,7 @@ static int fork_stream(struct media *m, struct media_session *s, struct media_st
 {
 	unsigned Y = !X;
 
-	if (chained(m, ps) && ps->shared != Y)
+	if (stream_chained(m, ps) && ps->shared != Y)
 		return -EINVAL;
 	if (chain_len(m, ps) >= MEDIA_MAX_FORKS)
 		return -ENOSPC;
@@ -440,7 +435,7 @@ void session_tidy(struct media *m, struct media_session *s)
 		if (s->stream[i] == MEDIA_NONE)
 			continue;
 		struct media_stream *st = stream_at(m, s->stream[i]);
-		if (!chained(m, st) && (st->flags & ST_REFUSED))
+		if (!stream_chained(m, st) && (st->flags & ST_REFUSED))
 			stream_free(m, s, st);
 	}
 }
@@ -526,7 +521,8 @@ static void leg_stats(const struct media_stream *st, unsigned L, struct media_le
 	o->dropped = c->dropped;
 	o->lost = rx_lost(rx);
 	o->jitter = rx->jitter16 >> 4;
-	o->jitter_us = rx->clock ? (uint32_t)((uint64_t)rx->jitter16 * 1000000u / (16u * rx->clock)) : 0;
+	if (rx->clock)
+		o->jitter_us = (uint32_t)((uint64_t)rx->jitter16 * 1000000u / (16u * rx->clock));
 	o->ssrc = rx->ssrc;
 	o->clock = rx->clock;
 	o->last_rx_ms = l->last_rx_us / 1000;

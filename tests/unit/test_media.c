@@ -270,7 +270,8 @@ static void test_port_owner_math(void **state)
 			assert_true(media_ports_slot(p[owner], (uint16_t)port) >= 0);
 			/* RTP and RTCP of a pair have the same owner */
 			if (port & 1)
-				assert_int_equal(owner, media_port_owner((uint16_t)(port - 1), 10000, n));
+				assert_int_equal(owner,
+						 media_port_owner((uint16_t)(port - 1), 10000, n));
 		}
 		for (uint32_t w = 0; w < n; w++) {
 			total += media_ports_capacity(p[w]);
@@ -758,7 +759,8 @@ static void test_exhaustion_503(void **state)
 	/* a two-stream offer that cannot fit takes nothing at all */
 	media_session_free(m, s1);
 	assert_int_equal(X(m, s2, A, OFFER,
-			   OFFER_A("4000", "0", L("m=video 4002 RTP/AVP 96") L("m=video 4004 RTP/AVP 96"))),
+			   OFFER_A("4000", "0",
+				   L("m=video 4002 RTP/AVP 96") L("m=video 4004 RTP/AVP 96"))),
 			 -ENOSPC);
 	assert_int_equal(in_use(m, TINY), 0);
 	assert_int_equal(media_streams_in_use(m), 0);
@@ -845,7 +847,8 @@ static void test_ice_stripped_towards_access(void **state)
 	static const char ice[] =
 		L("v=0") L("o=ua 1 1 IN IP4 10.1.1.20") L("s=-") L("c=IN IP4 10.1.1.20") L("t=0 0")
 		L("a=ice-lite")
-		L("m=audio 6000 RTP/AVP 0") L("a=ice-ufrag:F7gI") L("a=ice-pwd:x9cml/YzichV2+XlhiMu8g")
+		L("m=audio 6000 RTP/AVP 0") L("a=ice-ufrag:F7gI")
+		L("a=ice-pwd:x9cml/YzichV2+XlhiMu8g")
 		L("a=candidate:1 1 UDP 2130706431 10.1.1.20 6000 typ host")
 		L("a=rtcp:6001 IN IP4 10.1.1.20");
 
@@ -1087,6 +1090,50 @@ static void test_fork_parent_dies_first(void **state)
 	media_destroy(m);
 }
 
+/* Forks whose parent changes shape (rtcp-mux-only dropped) while they
+ * share its ports: nothing leaks, nothing is freed twice. */
+static void test_fork_reshape_no_leak(void **state)
+{
+	static const char mux_only[] = OFFER_A("4000", "0", L("a=rtcp-mux") L("a=rtcp-mux-only"));
+	static const char mux[] = OFFER_A("4000", "0", L("a=rtcp-mux"));
+	static const char ans1[] = ANSWER_B("10.1.1.21", "6000", L("a=rtcp-mux"));
+	static const char ans2[] = ANSWER_B("10.1.1.22", "7000", L("a=rtcp-mux"));
+	struct media *m = mk(8);
+
+	/* a re-offer in the parent's early dialog after the fork */
+	struct media_session *s = media_session_new(m, ACC, CORE, 0);
+	XX(m, s, A, OFFER, mux_only, NULL);
+	XX(m, s, B, ANSWER, ans1, NULL);
+	struct media_session *f = media_session_fork(m, s, 0);
+	XX(m, f, B, ANSWER, ans2, NULL);
+	assert_int_equal(in_use(m, CORE), 1);
+	XX(m, s, A, OFFER, mux, NULL);
+	XX(m, s, B, ANSWER, ans1, NULL);
+	assert_int_equal(in_use(m, CORE), 1); /* the shared port keeps its shape */
+	assert_int_equal(in_use(m, ACC), 3);
+	media_session_free(m, s);
+	assert_fwd(sendp(m, CORE, 30000, "10.1.1.22", 7000), ACC, 20001, "192.168.1.10", 4000);
+	media_session_free(m, f);
+
+	/* a fork made while the parent's reshaping offer is pending, which
+	 * is then rejected: the RTCP port the fork copied stays with it */
+	s = media_session_new(m, ACC, CORE, 0);
+	XX(m, s, A, OFFER, mux_only, NULL);
+	XX(m, s, B, ANSWER, ans1, NULL);
+	XX(m, s, A, OFFER, mux, NULL);
+	f = media_session_fork(m, s, 0);
+	assert_non_null(f);
+	media_sdp_reject(m, s);
+	XX(m, f, B, ANSWER, ans2, NULL);
+	media_session_free(m, s);
+	media_session_free(m, f);
+	for (unsigned k = 0; k < NREALMS; k++) {
+		assert_int_equal(in_use(m, k), 0);
+		assert_int_equal(media_ports_bad_frees(media_realm_ports(m, k)), 0);
+	}
+	media_destroy(m);
+}
+
 static void test_refused_stream_released_on_confirm(void **state)
 {
 	struct media *m = mk(8);
@@ -1131,7 +1178,8 @@ static void test_session_churn(void **state)
 {
 	struct media *m = mk(32);
 	struct media_session *live[32] = { 0 };
-	static const char *const srcs[] = { "10.1.1.20", "10.1.1.21", "192.168.1.10", "198.51.100.2" };
+	static const char *const srcs[] = { "10.1.1.20", "10.1.1.21", "192.168.1.10",
+					    "198.51.100.2" };
 	unsigned nb = sizeof(churn_bodies) / sizeof(churn_bodies[0]);
 
 	for (int round = 0; round < 40000; round++) {
@@ -1178,10 +1226,11 @@ static void test_session_churn(void **state)
 			static const uint16_t base[] = { 20000, 30000, 40000, 50000, 60000 };
 			unsigned realm = q % NREALMS;
 			uint16_t port = (uint16_t)(base[realm] + ((q >> 4) & 15));
-			size_t len = (q >> 9) & 1 ? rtp((uint16_t)q, q, q >> 20, (q >> 10) & 1 ? 0 : 200)
-						  : rtcp_sr();
+			uint8_t pt = (q >> 10) & 1 ? 0 : 200; /* 200: RTCP on a mux port */
+			size_t len = (q >> 9) & 1 ? rtp((uint16_t)q, q, q >> 20, pt) : rtcp_sr();
 			const char *ip = realm == V6 ? "2001:db8::20" : srcs[(q >> 12) & 3];
-			(void)send_at(m, realm, port, ip, (uint16_t)(6000 + ((q >> 14) & 1)), len, round);
+			uint16_t sport = (uint16_t)(6000 + ((q >> 14) & 1));
+			(void)send_at(m, realm, port, ip, sport, len, (uint64_t)round * 1000);
 		}
 	}
 	for (int i = 0; i < 32; i++)
@@ -1225,7 +1274,7 @@ static void test_latching_behind_nat(void **state)
 	assert_fwd(sendp(m, CORE, 30000, "10.1.1.20", 6000), ACC, 20000, "198.51.100.99", 50000);
 	const struct media_counters *c = media_counters(m);
 	assert_int_equal(c->drop[MEDIA_DROP_SOURCE], 2);
-	assert_int_equal(c->fwd_rtcp, 2);
+	assert_int_equal(c->fwd[MEDIA_PKT_RTCP], 2);
 	struct media_stats st;
 	media_session_stats(m, s, &st);
 	assert_int_equal(st.stream[0].leg[A].dropped, 2);
@@ -1270,12 +1319,25 @@ static void test_bad_packets(void **state)
 	assert_drop(send_at(m, ACC, 20000, "192.168.1.10", 4000, 172, 0), MEDIA_DROP_NOT_RTP);
 	/* an 8-byte RTCP is fine */
 	(void)rtcp_sr();
-	assert_fwd(send_at(m, ACC, 20001, "192.168.1.10", 4001, 8, 0), CORE, 30001, "10.1.1.20",
-		   6001);
+	struct media_fwd f = send_at(m, ACC, 20001, "192.168.1.10", 4001, 8, 0);
+	assert_fwd(f, CORE, 30001, "10.1.1.20", 6001);
+	assert_int_equal(f.kind, MEDIA_PKT_RTCP);
+	/* RFC 7983: DTLS (20..63) passes end to end, on either component;
+	 * STUN (0..3) has nobody to answer it */
+	memset(pkt, 0, 64);
+	pkt[0] = 22;
+	f = send_at(m, ACC, 20000, "192.168.1.10", 4000, 64, 0);
+	assert_fwd(f, CORE, 30000, "10.1.1.20", 6000);
+	assert_int_equal(f.kind, MEDIA_PKT_DTLS);
+	f = send_at(m, CORE, 30001, "10.1.1.20", 6001, 64, 0);
+	assert_fwd(f, ACC, 20001, "192.168.1.10", 4001);
+	pkt[0] = 0;
+	pkt[1] = 1;
+	assert_drop(send_at(m, ACC, 20000, "192.168.1.10", 4000, 64, 0), MEDIA_DROP_NOT_RTP);
+	pkt[0] = 0x80;
 	/* a burst mixes verdicts; the count is of forwarded ones */
 	union sbc_sockaddr src = AD("192.168.1.10", 4000);
 	uint8_t good[172];
-	memcpy(good, pkt, 8);
 	(void)rtp(2, 320, 7, 0);
 	memcpy(good, pkt, sizeof(good));
 	struct media_pkt burst[3] = {
@@ -1292,7 +1354,8 @@ static void test_bad_packets(void **state)
 	struct media_pkt big[MEDIA_BURST_MAX + 9];
 	struct media_fwd bv[MEDIA_BURST_MAX + 9];
 	for (unsigned i = 0; i < MEDIA_BURST_MAX + 9; i++)
-		big[i] = (struct media_pkt){ &src, good, sizeof(good), i % 2 ? 20000 : 20006, ACC, 0 };
+		big[i] = (struct media_pkt){ &src, good, sizeof(good),
+					     i % 2 ? 20000 : 20006, ACC, 0 };
 	assert_int_equal(media_relay(m, big, bv, MEDIA_BURST_MAX + 9), (MEDIA_BURST_MAX + 9) / 2);
 	assert_int_equal(bv[MEDIA_BURST_MAX + 8].drop, MEDIA_DROP_UNKNOWN_PORT);
 	assert_int_equal(bv[MEDIA_BURST_MAX + 7].drop, MEDIA_DROP_NONE);
@@ -1300,8 +1363,10 @@ static void test_bad_packets(void **state)
 	assert_string_equal(media_drop_name(MEDIA_DROP_FORK_SOURCE), "FORK_SOURCE");
 	assert_string_equal(media_drop_name((enum media_drop)99), "?");
 	const struct media_counters *c = media_counters(m);
-	assert_int_equal(c->rx_packets, 11 + MEDIA_BURST_MAX + 9);
-	assert_int_equal(c->fwd_rtp + c->fwd_rtcp, 2 + (MEDIA_BURST_MAX + 9) / 2);
+	assert_int_equal(c->rx_packets, 14 + MEDIA_BURST_MAX + 9);
+	assert_int_equal(c->fwd[MEDIA_PKT_RTP] + c->fwd[MEDIA_PKT_RTCP],
+			 2 + (MEDIA_BURST_MAX + 9) / 2);
+	assert_int_equal(c->fwd[MEDIA_PKT_DTLS], 2);
 	media_session_free(m, s);
 	/* after the call, its ports are unknown */
 	assert_drop(sendp(m, ACC, 20000, "192.168.1.10", 4000), MEDIA_DROP_UNKNOWN_PORT);
@@ -1482,6 +1547,7 @@ int main(void)
 		cmocka_unit_test(test_rtcp_mux_refused_keeps_pairs),
 		cmocka_unit_test(test_forked_early_media),
 		cmocka_unit_test(test_fork_parent_dies_first),
+		cmocka_unit_test(test_fork_reshape_no_leak),
 		cmocka_unit_test(test_refused_stream_released_on_confirm),
 		cmocka_unit_test(test_session_churn),
 		cmocka_unit_test(test_latching_behind_nat),
