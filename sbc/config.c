@@ -898,6 +898,58 @@ static int set_acl(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	return r;
 }
 
+/* Headers a realm must not see. Only well-known names (a typo must not
+ * silently remove nothing) and never the ones SIP cannot work without. */
+static int set_hide_headers(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	static const uint8_t needed[] = {
+		SIP_H_VIA, SIP_H_FROM, SIP_H_TO, SIP_H_CALL_ID, SIP_H_CSEQ, SIP_H_CONTACT,
+		SIP_H_MAX_FORWARDS, SIP_H_CONTENT_LENGTH, SIP_H_CONTENT_TYPE, SIP_H_ROUTE,
+		SIP_H_RECORD_ROUTE, SIP_H_REQUIRE, SIP_H_PROXY_REQUIRE, SIP_H_RSEQ, SIP_H_RACK,
+		SIP_H_EVENT, SIP_H_SUBSCRIPTION_STATE, SIP_H_EXPIRES,
+	};
+	struct sbc_topology *t = obj;
+	yaml_node_item_t *items;
+	size_t count;
+	int r = seq_items(c, n, &items, &count);
+
+	if (!r && count > SBC_MAX_HIDE_HEADERS)
+		return cfg_fail(c, n, "at most %u headers", SBC_MAX_HIDE_HEADERS);
+	t->hide_headers_set = true;
+	for (size_t i = 0; !r && i < count; i++) {
+		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
+		size_t saved = path_push_index(c, i);
+		const char *s = item->type == YAML_SCALAR_NODE ? (const char *)item->data.scalar.value : "";
+		sip_str_t name = { s, (uint32_t)strlen(s) };
+		enum sip_hdr_id id = sip_hdr_lookup(name);
+
+		if (id == SIP_H_OTHER)
+			r = cfg_fail(c, item, "\"%s\" is not a header name sbc knows", s);
+		for (size_t k = 0; !r && k < sizeof needed; k++)
+			if (needed[k] == id)
+				r = cfg_fail(c, item, "%s cannot be removed: SIP needs it", s);
+		for (size_t k = 0; !r && k < t->nhide; k++)
+			if (t->hide[k] == id)
+				r = cfg_fail(c, item, "%s is listed twice", s);
+		if (!r)
+			t->hide[t->nhide++] = (uint8_t)id;
+		path_pop(c, saved);
+	}
+	return r;
+}
+
+static const struct field topology_fields[] = {
+	FLD(struct sbc_topology, mask_call_id, F_BOOL, false),
+	FFN("hide_headers", set_hide_headers, false),
+	FLD(struct sbc_topology, register_throttle, F_BOOL, false),
+	FNUM(struct sbc_topology, register_expires, F_U32, 60, 86400),
+};
+
+static int set_topology(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	return WALK(c, n, topology_fields, &((struct sbc_realm *)obj)->topo);
+}
+
 static const struct field realm_fields[] = {
 	FLD(struct sbc_realm, name, F_ID, true),
 	FLD(struct sbc_realm, trusted, F_BOOL, false),
@@ -907,6 +959,7 @@ static const struct field realm_fields[] = {
 	FFN("media", set_media, true),
 	FFN("limits", set_limits, false),
 	FFN("acl", set_acl, false),
+	FFN("topology", set_topology, false),
 };
 
 /* Via and Contact need a routable address: default to the first listen
@@ -1038,6 +1091,7 @@ static int set_realms(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 
 		path_push_index(c, i);
 		realm->hide_topology = true;
+		realm->topo.register_expires = 3600;
 		realm->limits.retry_after = 5;
 		realm->limits.flood_multiple = 4;
 		realm->limits.block_seconds = 60;
@@ -1430,9 +1484,19 @@ static int get_io_prefix(struct cfg_ctx *c, yaml_node_t *n, struct sbc_io_prefix
 	ip[slash - s] = '\0';
 	if (!parse_ip(ip, &out->ip) || !parse_u64(slash + 1, &len))
 		return cfg_fail(c, n, "\"%s\" is not ADDRESS/PREFIX (e.g. 192.0.2.10/24)", pb);
-	if (out->ip.family != AF_INET)
-		return cfg_fail(c, n, "%s: the dpdk backend handles IPv4 only (IPv6 goes to the "
-				"kernel through kernel_tap)", pb);
+	if (out->ip.family == AF_INET6) {
+		const struct in6_addr *a6 = &out->ip.u.v6;
+		if (len < 1 || len > 128)
+			return cfg_fail(c, n, "%s: the prefix length must be 1-128", pb);
+		if (IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_LOOPBACK(a6) ||
+		    IN6_IS_ADDR_MULTICAST(a6) || IN6_IS_ADDR_V4MAPPED(a6))
+			return cfg_fail(c, n, "%s is not a unicast host address", pb);
+		if (IN6_IS_ADDR_LINKLOCAL(a6))
+			return cfg_fail(c, n, "%s: the port's link-local address comes from its MAC; "
+					"list global or unique-local addresses here", pb);
+		out->len = (uint8_t)len;
+		return 0;
+	}
 	if (len < 1 || len > 32)
 		return cfg_fail(c, n, "%s: the prefix length must be 1-32", pb);
 	uint32_t a = ntohl(out->ip.u.v4.s_addr);
@@ -1481,7 +1545,23 @@ static int set_io_gateway(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 		return r;
 	r = get_ip(c, n, &p->gateway);
 	if (!r && p->gateway.family != AF_INET)
-		r = cfg_fail(c, n, "the gateway must be an IPv4 address");
+		r = cfg_fail(c, n, "the gateway must be an IPv4 address (gateway6 for IPv6)");
+	return r;
+}
+
+static int set_io_gateway6(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_io_port *p = obj;
+	const char *s;
+	int r = scalar_text(c, n, &s);
+
+	if (r || !*s)
+		return r;
+	r = get_ip(c, n, &p->gateway6);
+	if (!r && (p->gateway6.family != AF_INET6 || IN6_IS_ADDR_MULTICAST(&p->gateway6.u.v6) ||
+		   IN6_IS_ADDR_UNSPECIFIED(&p->gateway6.u.v6)))
+		r = cfg_fail(c, n, "gateway6 must be a unicast IPv6 address (usually the router's "
+				"link-local fe80::...)");
 	return r;
 }
 
@@ -1508,6 +1588,7 @@ static const struct field io_port_fields[] = {
 	FFN("mac", set_io_mac, false),
 	FFN("addresses", set_io_addresses, true),
 	FFN("gateway", set_io_gateway, false),
+	FFN("gateway6", set_io_gateway6, false),
 	FNUM(struct sbc_io_port, mtu, F_U16, 576, 9702),
 	FFN("kernel_tap", set_io_tap, false),
 };
@@ -1522,10 +1603,18 @@ static size_t io_devname_len(const char *dev)
 
 static bool io_prefix_covers(const struct sbc_io_prefix *p, const struct sbc_ip *ip)
 {
-	uint32_t mask = UINT32_MAX << (32 - p->len);
-
-	return ip->family == AF_INET && p->ip.family == AF_INET &&
-	       ((ntohl(ip->u.v4.s_addr) ^ ntohl(p->ip.u.v4.s_addr)) & mask) == 0;
+	if (ip->family != p->ip.family)
+		return false;
+	if (ip->family == AF_INET) {
+		uint32_t mask = UINT32_MAX << (32 - p->len);
+		return ((ntohl(ip->u.v4.s_addr) ^ ntohl(p->ip.u.v4.s_addr)) & mask) == 0;
+	}
+	for (unsigned bit = 0; bit < p->len; bit++) {
+		unsigned byte = bit / 8, m = 0x80u >> (bit % 8);
+		if ((ip->u.v6.s6_addr[byte] ^ p->ip.u.v6.s6_addr[byte]) & m)
+			return false;
+	}
+	return true;
 }
 
 /* Checks between the ports, once all are read. */
@@ -1542,6 +1631,15 @@ static int io_port_check(struct cfg_ctx *c, yaml_node_t *item, struct sbc_io *io
 		return cfg_fail(c, map_value(c, item, "gateway"),
 				"%s is not inside any of the port's address prefixes",
 				p->gateway.text);
+	}
+	on_link = p->gateway6.family == AF_UNSPEC || IN6_IS_ADDR_LINKLOCAL(&p->gateway6.u.v6);
+	for (size_t k = 0; k < p->naddr && !on_link; k++)
+		on_link = io_prefix_covers(&p->addr[k], &p->gateway6);
+	if (!on_link) {
+		path_push(c, "gateway6");
+		return cfg_fail(c, map_value(c, item, "gateway6"),
+				"%s is neither link-local nor inside any of the port's address "
+				"prefixes", p->gateway6.text);
 	}
 	for (size_t j = 0; j < i; j++) {
 		const struct sbc_io_port *o = &io->ports[j];
@@ -1666,12 +1764,10 @@ static int io_port_of(const struct sbc_io *io, const struct sbc_ip *ip)
 	return -1;
 }
 
-/* A realm address the dpdk backend must own: specific, IPv4, on a port. */
+/* A realm address the dpdk backend must own: specific, on a port. */
 static int io_realm_addr(struct cfg_ctx *c, yaml_node_t *at, const struct sbc_io *io,
 			 const struct sbc_ip *ip, const char *what)
 {
-	if (ip->family != AF_INET)
-		return cfg_fail(c, at, "%s: the dpdk backend handles IPv4 only", ip->text);
 	if (ip_is_any(ip))
 		return cfg_fail(c, at, "the dpdk backend needs a specific %s address, not a wildcard",
 				what);

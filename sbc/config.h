@@ -120,6 +120,19 @@ struct sbc_global_limits {
 	uint32_t sources;                 /* per-source entries per worker */
 };
 
+#define SBC_MAX_HIDE_HEADERS 24u
+
+/* What the SBC hides towards a realm (used when the realm pair hides
+ * topology, see hide_topology). */
+struct sbc_topology {
+	bool mask_call_id;            /* Call-IDs sent into this realm are tokens */
+	bool hide_headers_set;        /* hide_headers given: replaces the default */
+	uint8_t nhide;
+	uint8_t hide[SBC_MAX_HIDE_HEADERS]; /* enum sip_hdr_id removed towards it */
+	bool register_throttle;       /* answer device refreshes locally */
+	uint32_t register_expires;    /* expiry asked of the registrar, s */
+};
+
 struct sbc_realm {
 	char name[SBC_NAME_MAX + 1];
 	bool trusted;
@@ -130,6 +143,7 @@ struct sbc_realm {
 	struct sbc_media media;
 	struct sbc_limits limits;
 	struct sbc_acl acl;
+	struct sbc_topology topo;
 };
 
 struct sbc_next_hop {
@@ -204,7 +218,8 @@ struct sbc_io_port {
 	uint8_t mac[6];                  /* our Ethernet address; default the device's */
 	struct sbc_io_prefix addr[SBC_IO_MAX_ADDRS];
 	size_t naddr;
-	struct sbc_ip gateway;           /* AF_UNSPEC: on-link destinations only */
+	struct sbc_ip gateway;           /* IPv4; AF_UNSPEC: on-link destinations only */
+	struct sbc_ip gateway6;          /* IPv6 router, often link-local; AF_UNSPEC: none */
 	uint16_t mtu;                    /* 0: the device's */
 	char kernel_tap[SBC_IFNAME_MAX + 1]; /* exception-path interface; "" none */
 };

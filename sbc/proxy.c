@@ -39,6 +39,7 @@
 #include "addr.h"
 #include "hash.h"
 #include "pool.h"
+#include "callid.h"
 #include "reg.h"
 #include "sdp.h"
 #include "token.h"
@@ -101,6 +102,7 @@ struct proxy {
 	struct txn_shard *txn;
 	struct dlg_table *dlg;
 	struct reg_table *reg;
+	struct cid_map *cid;
 	struct topo_mac *mac;
 	struct pool *ctx_pool;
 	struct sbc_hash_key key;
@@ -121,6 +123,8 @@ static const char *const ctr_names[] = {
 	PROXY_COUNTERS(PROXY_CTR_NAME)
 #undef PROXY_CTR_NAME
 };
+
+static int orig_call_id(struct proxy *p, const struct sip_msg *m, sip_str_t *cid);
 
 const char *proxy_counter_name(enum proxy_counter c)
 {
@@ -261,7 +265,7 @@ static void early_forget(struct proxy *p, struct pctx *x, bool destroy_early)
 	 * From tag plus the To-tags we kept; callers run this before the
 	 * server transaction (and its stored request) goes away. */
 	if (!req.len || sip_parse(&p->req, req.p, req.len) != SIP_E_OK ||
-	    sip_msg_call_id(&p->req, &cid) <= 0 || sip_msg_from(&p->req, &from) <= 0) {
+	    orig_call_id(p, &p->req, &cid) < 0 || sip_msg_from(&p->req, &from) <= 0) {
 		x->nearly = 0;
 		return;
 	}
@@ -421,6 +425,58 @@ static uint32_t callid_id(const struct proxy *p, sip_str_t cid)
 	return (uint32_t)(sbc_siphash24(&p->key, cid.p, cid.len) >> 32);
 }
 
+/* The Call-ID the shard keys a message by: a masked Call-ID of ours is
+ * replaced by the original it stands for. Returns 1 when it was masked, 0
+ * when not (or not ours, or stale: then lookups simply find nothing), -1
+ * without a Call-ID. */
+static int orig_call_id(struct proxy *p, const struct sip_msg *m, sip_str_t *cid)
+{
+	struct topo_token t;
+	if (sip_msg_call_id(m, cid) <= 0)
+		return -1;
+	if (cid->len != TOPO_TOKEN_LEN || memcmp(cid->p, "sbc", 3) != 0 ||
+	    topo_token_check(p->mac, *cid, &t) < 0 || t.kind != TOPO_CALLID)
+		return 0;
+	struct cid_entry *e = cid_map_at(p->cid, t.id, t.gen);
+	if (!e)
+		return 0;
+	*cid = (sip_str_t){ e->cid, e->len };
+	return 1;
+}
+
+/* The Call-ID value realm `to` sees for the original cid: its mask token
+ * when that realm masks Call-IDs (written to buf), else cid itself. */
+static sip_str_t call_id_for(struct proxy *p, sip_str_t cid, uint16_t to, char *buf)
+{
+	if (!p->env.cfg->realms[to].topo.mask_call_id)
+		return cid;
+	struct cid_entry *e = cid_map_get(p->cid, cid, (uint8_t)to);
+	struct topo_token t = { TOPO_CALLID, (uint8_t)to, (uint8_t)p->env.shard, 0, 0 };
+	if (e) {
+		t.id = cid_map_index(p->cid, e);
+		t.gen = e->gen;
+	}
+	if (!e || topo_token_mint(p->mac, &t, buf) < 0) {
+		p->ctr[PROXY_C_CALLID_UNMASKED]++;
+		return cid; /* best effort: the call goes on unmasked, counted */
+	}
+	return (sip_str_t){ buf, TOPO_TOKEN_LEN };
+}
+
+/* Rewrite m's Call-ID for realm `to` when it differs from what m carries. */
+static int edit_call_id(struct proxy *p, const struct sip_msg *m, uint16_t to)
+{
+	sip_str_t cid, raw;
+	char buf[TOPO_TOKEN_LEN];
+	if (orig_call_id(p, m, &cid) < 0 || sip_msg_call_id(m, &raw) <= 0)
+		return -EINVAL;
+	sip_str_t want = call_id_for(p, cid, to, buf);
+	if (sip_str_eq(want, raw))
+		return 0;
+	const struct sip_hdr *h = sip_hdr_first(m, SIP_H_CALL_ID);
+	return sip_edit_replace_value(&p->ed, (uint16_t)(h - m->hdr), want);
+}
+
 /* "<sip:TOKEN@hostport>" into out; returns its length or -1. */
 static int token_uri(struct proxy *p, const struct topo_token *t, char *out, size_t cap)
 {
@@ -509,13 +565,22 @@ static int edit_contacts(struct proxy *p, struct pctx *x, const struct sip_msg *
 	return 0;
 }
 
-static int edit_hide_headers(struct proxy *p, const struct sip_msg *m, uint16_t in_realm)
+/* Headers the realm `to` must not see: its configured list, else the
+ * default; an identity asserted by an untrusted realm `from` is not an
+ * assertion. */
+static int edit_hide_headers(struct proxy *p, uint16_t from, uint16_t to)
 {
-	for (size_t i = 0; i < sizeof(hide_headers) / sizeof(hide_headers[0]); i++)
-		if (sip_edit_delete_all(&p->ed, hide_headers[i]) < 0)
-			return -ENOSPC;
-	/* An identity asserted by an untrusted realm is not an assertion. */
-	if (!p->env.cfg->realms[in_realm].trusted &&
+	const struct sbc_topology *t = &p->env.cfg->realms[to].topo;
+	if (t->hide_headers_set) {
+		for (unsigned i = 0; i < t->nhide; i++)
+			if (sip_edit_delete_all(&p->ed, (enum sip_hdr_id)t->hide[i]) < 0)
+				return -ENOSPC;
+	} else {
+		for (size_t i = 0; i < sizeof(hide_headers) / sizeof(hide_headers[0]); i++)
+			if (sip_edit_delete_all(&p->ed, hide_headers[i]) < 0)
+				return -ENOSPC;
+	}
+	if (!p->env.cfg->realms[from].trusted &&
 	    sip_edit_delete_all(&p->ed, SIP_H_P_ASSERTED_IDENTITY) < 0)
 		return -ENOSPC;
 	return 0;
@@ -559,9 +624,11 @@ static int build_hidden(struct proxy *p, struct pctx *x, const struct sip_msg *m
 	uint16_t at = fv ? (uint16_t)(fv - m->hdr) : 0;
 	char via[SBC_HOST_MAX + 128];
 	sip_str_t cid;
-	if (sip_msg_call_id(m, &cid) <= 0)
+	if (orig_call_id(p, m, &cid) < 0)
 		return -EINVAL;
 	sip_edit_init(e, m);
+	if (edit_call_id(p, m, x->out_realm) < 0)
+		return -ENOSPC;
 	if (x->new_ruri.len &&
 	    sip_edit_replace(e, (uint32_t)(m->ruri.p - m->buf), m->ruri.len, x->new_ruri) < 0)
 		return -ENOSPC;
@@ -573,7 +640,7 @@ static int build_hidden(struct proxy *p, struct pctx *x, const struct sip_msg *m
 	    (x->route_set.len && sip_edit_insert_hdr(e, at, SIP_STR("Route"), x->route_set) < 0) ||
 	    sip_edit_delete_all(e, SIP_H_VIA) < 0 || sip_edit_delete_all(e, SIP_H_ROUTE) < 0 ||
 	    sip_edit_delete_all(e, SIP_H_RECORD_ROUTE) < 0 || edit_max_forwards(e, m, at) < 0 ||
-	    edit_hide_headers(p, m, x->in.realm) < 0)
+	    edit_hide_headers(p, x->in.realm, x->out_realm) < 0)
 		return -ENOSPC;
 	int r = edit_contacts(p, x, m, x->out_realm, cid);
 	if (r < 0 || (r = edit_sdp_origin(p, m, x->out_realm)) < 0)
@@ -839,7 +906,7 @@ static void track_dialog(struct proxy *p, struct pctx *x, struct txn_client *c, 
 	if (sip_msg_to(resp, &to) <= 0 || !to.tag.len || to.tag.len > TAG_MAX_LEN)
 		return;
 	sip_str_t req = txn_server_request(x->s);
-	if (sip_parse(&p->req, req.p, req.len) != SIP_E_OK || sip_msg_call_id(&p->req, &cid) <= 0 ||
+	if (sip_parse(&p->req, req.p, req.len) != SIP_E_OK || orig_call_id(p, &p->req, &cid) < 0 ||
 	    sip_msg_from(&p->req, &from) <= 0)
 		return;
 	struct dlg *d = dlg_find(p->dlg, cid, from.tag, to.tag);
@@ -896,7 +963,7 @@ static struct dlg *find_dialog(struct proxy *p, const struct sip_msg *m, int *si
 {
 	struct sip_nameaddr from, to;
 	sip_str_t cid;
-	if (sip_msg_call_id(m, &cid) <= 0 || sip_msg_from(m, &from) <= 0 || sip_msg_to(m, &to) <= 0 ||
+	if (orig_call_id(p, m, &cid) < 0 || sip_msg_from(m, &from) <= 0 || sip_msg_to(m, &to) <= 0 ||
 	    !to.tag.len)
 		return NULL;
 	struct dlg *d = dlg_find(p->dlg, cid, from.tag, to.tag);
@@ -1019,14 +1086,16 @@ static int build_response(struct proxy *p, struct pctx *x, const struct sip_msg 
 	const struct sip_msg *req = x->s ? stored_request(p, x) : NULL;
 	const struct sip_hdr *fv = sip_hdr_first(m, SIP_H_VIA);
 	sip_str_t cid;
-	if (!req || !fv || sip_msg_call_id(m, &cid) <= 0)
+	if (!req || !fv || orig_call_id(p, m, &cid) < 0)
 		return -EINVAL;
 	sip_edit_init(e, m);
+	if (edit_call_id(p, m, x->in.realm) < 0)
+		return -ENOSPC;
 	for (const struct sip_hdr *h = sip_hdr_first(req, SIP_H_VIA); h; h = sip_hdr_next(req, h))
 		if (sip_edit_replace(e, fv->off, 0, (sip_str_t){ req->buf + h->off, h->end - h->off }) < 0)
 			return -ENOSPC;
 	if (sip_edit_delete_all(e, SIP_H_VIA) < 0 || sip_edit_delete_all(e, SIP_H_RECORD_ROUTE) < 0 ||
-	    edit_hide_headers(p, m, x->out_realm) < 0)
+	    edit_hide_headers(p, x->out_realm, x->in.realm) < 0)
 		return -ENOSPC;
 	int r = x->reg ? (m->status >= 200 && m->status < 300 ? edit_reg_contacts(p, x, m) : 0)
 		       : edit_contacts(p, NULL, m, x->in.realm, cid);
@@ -1171,7 +1240,7 @@ static uint16_t resolve_dialog(struct proxy *p, struct pctx *x, const struct sip
 {
 	sip_str_t cid;
 	int side;
-	if (sip_msg_call_id(m, &cid) <= 0 || t->id != callid_id(p, cid)) {
+	if (orig_call_id(p, m, &cid) < 0 || t->id != callid_id(p, cid)) {
 		p->ctr[PROXY_C_TOKENS_FORGED]++;
 		*reason = "Forbidden - token does not belong to this call";
 		return 403;
@@ -1478,6 +1547,8 @@ static void send_bye(struct proxy *p, struct dlg *d, int side, const char *why)
 	} else if (nameaddr_target(s->contact, &a) == 0) {
 		to.addr = a;
 	}
+	char cbuf[TOPO_TOKEN_LEN];
+	sip_str_t cid = call_id_for(p, d->call_id, s->realm, cbuf);
 	struct txn_client *c = txn_client_create(p->txn, SIP_M_BYE, &to, &branch);
 	if (!c)
 		return;
@@ -1492,7 +1563,7 @@ static void send_bye(struct proxy *p, struct dlg *d, int side, const char *why)
 			 (int)s->contact.len, s->contact.p, ri->hostport, (int)branch.len, branch.p,
 			 s->route.len ? "Route: " : "", (int)s->route.len, s->route.p,
 			 s->route.len ? "\r\n" : "", (int)from.len, from.p, (int)tov.len, tov.p,
-			 (int)d->call_id.len, d->call_id.p, d->side[1 - side].cseq + 1, why);
+			 (int)cid.len, cid.p, d->side[1 - side].cseq + 1, why);
 	if (n < 0 || (size_t)n >= sizeof(p->out) || txn_client_send(c, p->out, (uint32_t)n) < 0)
 		txn_client_abandon(c);
 }
@@ -1534,6 +1605,8 @@ void proxy_timer(struct wheel_timer *t, void *proxy)
 		dlg_timer_fire(p->dlg, t);
 	else if (t->tag == REG_TIMER_TAG)
 		reg_timer_fire(p->reg, t);
+	else if (t->tag == CID_TIMER_TAG)
+		cid_map_timer_fire(p->cid, t);
 }
 
 /* ---- set-up ------------------------------------------------------------------------ */
@@ -1595,7 +1668,11 @@ struct proxy *proxy_create(const struct proxy_env *env)
 	uint64_t rseed[2] = { env->seed[0] ^ 0x726567, env->seed[1] };
 	p->reg = reg_table_create(MAX_BINDINGS, env->wheel, rseed);
 	p->mac = topo_mac_create(env->token_key, env->token_key_len);
-	if (!p->txn || !p->dlg || !p->ctx_pool || !p->reg || !p->mac)
+	/* a masked Call-ID must outlive any dialog it names */
+	uint64_t cseed[2] = { env->seed[1] ^ 0x636964, env->seed[0] };
+	p->cid = cid_map_create(env->max_dialogs, env->wheel, cseed,
+				env->cfg->sip.max_dialog_duration_s + 300u);
+	if (!p->txn || !p->dlg || !p->ctx_pool || !p->reg || !p->mac || !p->cid)
 		goto fail;
 	return p;
 fail:
@@ -1610,6 +1687,7 @@ void proxy_destroy(struct proxy *p)
 	txn_shard_destroy(p->txn);
 	dlg_table_destroy(p->dlg);
 	reg_table_destroy(p->reg);
+	cid_map_destroy(p->cid);
 	topo_mac_destroy(p->mac);
 	pool_destroy(p->ctx_pool);
 	free(p->realms);

@@ -82,7 +82,7 @@ static int unpack(const uint8_t p[PAYLOAD_LEN], struct topo_token *t)
 	if (p[0] >> 4 != TOKEN_VERSION)
 		return -EINVAL;
 	t->kind = (enum topo_kind)(p[0] & 0xf);
-	if (t->kind != TOPO_DIALOG && t->kind != TOPO_REG)
+	if (t->kind != TOPO_DIALOG && t->kind != TOPO_REG && t->kind != TOPO_CALLID)
 		return -EINVAL;
 	t->realm = p[1];
 	t->shard = p[2];

@@ -33,6 +33,7 @@
 enum topo_kind {
 	TOPO_DIALOG = 1,         /* Contact of a dialog the SBC anchors */
 	TOPO_REG = 2,            /* Contact of a registration binding */
+	TOPO_CALLID = 3,         /* a masked Call-ID (lib/topo/callid.h) */
 };
 
 struct topo_token {

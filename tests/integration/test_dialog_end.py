@@ -34,12 +34,12 @@ realms:
   - name: access
     trusted: false
     listen: [ {{ address: {access}, port: {pa} }} ]
-    media: {{ address: {access}, ports: 40000-40999 }}
+    media: {{ address: {access}, ports: 20000-20999 }}
   - name: core
     trusted: true
     hide_topology: false
     listen: [ {{ address: {core}, port: {pc} }} ]
-    media: {{ address: {core}, ports: 41000-41999 }}
+    media: {{ address: {core}, ports: 21000-21999 }}
 routes:
   - name: a2c
     from_realm: access
