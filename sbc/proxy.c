@@ -86,6 +86,7 @@ struct pctx {
 	uint32_t bind_idx[MAX_CONTACTS];/* bindings this REGISTER created */
 	uint16_t bind_gen[MAX_CONTACTS];
 	bool bind_remove[MAX_CONTACTS]; /* ... asked to be removed (expires 0) */
+	uint32_t bind_dev_exp[MAX_CONTACTS]; /* ... the expiry the device asked */
 	bool reg_star;                  /* Contact: * (remove all of the AOR) */
 	bool call, call_ended;          /* an initial INVITE, for call metrics */
 	uint64_t call_t0;               /* its arrival, ns */
@@ -504,6 +505,98 @@ static uint32_t contact_expires(const struct sip_msg *m, const struct sip_contac
 	return e;
 }
 
+/* ---- registration throttling (realm topology.register_throttle) ----------------
+ * A device behind NAT refreshes often (its pinhole); the registrar need
+ * not hear each refresh. The SBC asks the registrar for the realm's longer
+ * register_expires and answers the device's refreshes itself while that
+ * grant has more time left than the device asked for. */
+static bool throttled(const struct proxy *p, const struct pctx *x)
+{
+	return x->reg && p->env.cfg->realms[x->in.realm].topo.register_throttle;
+}
+
+/* The expiry to ask the registrar for when throttling (not for removals). */
+static bool reg_ask_expires(struct proxy *p, const struct pctx *x, const struct sip_msg *m,
+			    const struct sip_contact *c, uint32_t *ask)
+{
+	uint32_t dev = contact_expires(m, c), want = p->env.cfg->realms[x->in.realm].topo.register_expires;
+	if (!throttled(p, x) || dev == 0)
+		return false;
+	*ask = dev > want ? dev : want;
+	return true;
+}
+
+/* Header params without any expires=, then ";expires=ask". */
+static int append_params_without_expires(char *out, size_t cap, sip_str_t prm, uint32_t ask)
+{
+	size_t n = 0;
+	uint32_t pos = 0;
+	sip_str_t name, v;
+	while (sip_param_next(prm, &pos, &name, &v) > 0) {
+		if (sip_str_caseeq_lit(name, "expires"))
+			continue;
+		int k = v.len ? snprintf(out + n, cap - n, ";%.*s=%.*s", (int)name.len, name.p, (int)v.len, v.p)
+			      : snprintf(out + n, cap - n, ";%.*s", (int)name.len, name.p);
+		if (k < 0 || (size_t)k >= cap - n)
+			return -ENOSPC;
+		n += (size_t)k;
+	}
+	int k = snprintf(out + n, cap - n, ";expires=%u", ask);
+	return k < 0 || (size_t)k >= cap - n ? -ENOSPC : (int)(n + (size_t)k);
+}
+
+/* Answer a device's refresh here when every contact is bound, confirmed by
+ * the registrar, and its grant outlives what the device asks by a margin
+ * (so the next forwarded refresh still lands before the grant ends). */
+static bool reg_answer_locally(struct proxy *p, struct pctx *x, const struct sip_msg *m)
+{
+	char hdr[2048];
+	size_t n = 0;
+	struct sip_list_iter it;
+	struct sip_nameaddr to;
+	sip_str_t v;
+	unsigned count = 0;
+	if (!throttled(p, x) || sip_msg_to(m, &to) <= 0)
+		return false;
+	sip_list_init(&it, m, SIP_H_CONTACT);
+	while (sip_list_next(&it, &v) > 0) {
+		struct sip_contact c;
+		if (sip_contact_parse(v, &c) < 0 || c.na.star)
+			return false;
+		uint32_t dev = contact_expires(m, &c);
+		struct reg_binding *b = reg_find(p->reg, to.uri, c.na.uri);
+		if (!dev || !b || !b->confirmed ||
+		    b->granted_until_ms < now_ms(p) + ((uint64_t)dev + 32u) * 1000u)
+			return false;
+		int k = snprintf(hdr + n, sizeof(hdr) - n, "%s<%.*s>;expires=%u", n ? ", " : "Contact: ",
+				 (int)c.na.uri.len, c.na.uri.p, dev);
+		if (k < 0 || (size_t)k >= sizeof(hdr) - n)
+			return false;
+		n += (size_t)k;
+		count++;
+	}
+	if (!count || n + 3 > sizeof(hdr))
+		return false;
+	/* the device may have moved behind its NAT: follow it */
+	sip_list_init(&it, m, SIP_H_CONTACT);
+	while (sip_list_next(&it, &v) > 0) {
+		struct sip_contact c;
+		if (sip_contact_parse(v, &c) == 0) {
+			struct reg_binding *b = reg_find(p->reg, to.uri, c.na.uri);
+			if (b) {
+				b->addr = x->in.addr;
+				b->iface = x->in.iface;
+			}
+		}
+	}
+	memcpy(hdr + n, "\r\n", 3);
+	p->ctr[PROXY_C_REG_THROTTLED]++;
+	x->upstream_final = true;
+	p->ctr[PROXY_C_LOCAL_REPLIES]++;
+	(void)txn_server_reply(x->s, 200, "OK", (sip_str_t){ hdr, (uint32_t)n + 2 });
+	return true;
+}
+
 /* Rewrite every Contact value of m into the editor: a dialog token towards
  * `realm`, or for a REGISTER of x a binding token per contact. */
 static int edit_contacts(struct proxy *p, struct pctx *x, const struct sip_msg *m, uint16_t realm,
@@ -542,6 +635,7 @@ static int edit_contacts(struct proxy *p, struct pctx *x, const struct sip_msg *
 				p->ctr[PROXY_C_BINDINGS_CREATED]++;
 				x->bind_idx[x->nbind] = reg_index(p->reg, b);
 				x->bind_remove[x->nbind] = contact_expires(m, &c) == 0;
+				x->bind_dev_exp[x->nbind] = contact_expires(m, &c);
 				x->bind_gen[x->nbind++] = b->gen;
 				t = (struct topo_token){ TOPO_REG, (uint8_t)realm, (uint8_t)p->env.shard,
 							 reg_index(p->reg, b), b->gen };
@@ -551,6 +645,16 @@ static int edit_contacts(struct proxy *p, struct pctx *x, const struct sip_msg *
 				return -ENOSPC;
 			n += (size_t)k;
 			sip_str_t prm = contact_params(&c.na);
+			uint32_t ask;
+			if (x && x->reg && reg_ask_expires(p, x, m, &c, &ask)) {
+				/* throttling: the registrar is asked for the longer
+				 * expiry, explicitly per contact */
+				int k2 = append_params_without_expires(val + n, sizeof(val) - n, prm, ask);
+				if (k2 < 0)
+					return -ENOSPC;
+				n += (size_t)k2;
+				continue;
+			}
 			if (n + prm.len >= sizeof(val))
 				return -ENOSPC;
 			memcpy(val + n, prm.p, prm.len);
@@ -1058,8 +1162,10 @@ static int edit_reg_contacts(struct proxy *p, struct pctx *x, const struct sip_m
 			if (!b)
 				break;
 			uint32_t exp = c.has_expires ? c.expires : hdr_exp;
+			uint32_t dev_exp = throttled(p, x) && x->bind_dev_exp[i] && x->bind_dev_exp[i] < exp
+						   ? x->bind_dev_exp[i] : exp;
 			int k = snprintf(val + n, sizeof(val) - n, "%s<%.*s>;expires=%u", n ? ", " : "",
-					 (int)b->contact_len, b->contact, exp);
+					 (int)b->contact_len, b->contact, dev_exp);
 			if (k < 0 || (size_t)k >= sizeof(val) - n)
 				return -ENOSPC;
 			n += (size_t)k;
@@ -1442,6 +1548,8 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 		(void)txn_server_reply(s, st, reason, SIP_STR_NULL);
 		return;
 	}
+	if (reg_answer_locally(p, x, m))
+		return;
 	if (try_next(p, x) < 0)
 		answer_exhausted(p, x, 503);
 	/* Only now: a NOTIFY "terminated" ends its subscription dialog, and

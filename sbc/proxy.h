@@ -65,7 +65,8 @@ struct proxy_env {
 	X(BINDINGS_REMOVED, "registration bindings removed by the device")    \
 	X(REG_TABLE_FULL, "REGISTERs refused: binding table full (503)")     \
 	X(SDP_UNPARSED, "SDP bodies left as they were: not parseable")      \
-	X(CALLID_UNMASKED, "Call-IDs sent unmasked: mask table full")
+	X(CALLID_UNMASKED, "Call-IDs sent unmasked: mask table full")       \
+	X(REG_THROTTLED, "REGISTER refreshes answered by the SBC")
 
 enum proxy_counter {
 #define PROXY_CTR_ENUM(n, d) PROXY_C_##n,

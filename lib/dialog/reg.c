@@ -106,6 +106,16 @@ struct reg_binding *reg_bind(struct reg_table *t, sip_str_t aor, sip_str_t conta
 	return b;
 }
 
+struct reg_binding *reg_find(struct reg_table *t, sip_str_t aor, sip_str_t contact)
+{
+	char k[REG_AOR_MAX + REG_CONTACT_MAX + 1];
+	if (!aor.len || aor.len >= REG_AOR_MAX || !contact.len || contact.len >= REG_CONTACT_MAX)
+		return NULL;
+	size_t n = make_key(k, aor, contact);
+	uint32_t v = htab_find(t->index, k, n);
+	return v == HTAB_NONE ? NULL : pool_at(t->pool, v);
+}
+
 struct reg_binding *reg_get(struct reg_table *t, uint32_t idx, uint16_t gen)
 {
 	if (idx >= pool_capacity(t->pool) || !pool_idx_in_use(t->pool, idx))
@@ -126,6 +136,7 @@ void reg_confirm(struct reg_table *t, struct reg_binding *b, uint32_t expires_s)
 		return;
 	}
 	b->confirmed = true;
+	b->granted_until_ms = wheel_now(t->wheel) + (uint64_t)expires_s * 1000u;
 	arm(t, b, expires_s);
 }
 

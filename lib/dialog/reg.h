@@ -37,6 +37,7 @@ struct reg_binding {
 	bool confirmed;             /* a 2xx from the registrar accepted it */
 	uint16_t aor_len, contact_len;
 	uint32_t expires_s;         /* as last granted (or requested) */
+	uint64_t granted_until_ms;  /* end of the registrar's grant (0: none) */
 	struct wheel_timer t_expire;
 	char aor[REG_AOR_MAX];      /* To URI of the REGISTER */
 	char contact[REG_CONTACT_MAX]; /* the device's Contact URI */
@@ -53,6 +54,8 @@ void reg_table_destroy(struct reg_table *t);
 struct reg_binding *reg_bind(struct reg_table *t, sip_str_t aor, sip_str_t contact,
 			     const union sbc_sockaddr *from, uint16_t iface, uint16_t realm,
 			     uint32_t expires_s);
+/* The binding of (aor, contact), or NULL. */
+struct reg_binding *reg_find(struct reg_table *t, sip_str_t aor, sip_str_t contact);
 /* The binding a token names, or NULL (freed, reused, out of range). */
 struct reg_binding *reg_get(struct reg_table *t, uint32_t idx, uint16_t gen);
 uint32_t reg_index(const struct reg_table *t, const struct reg_binding *b);
