@@ -125,14 +125,14 @@ realms:
     listen:
       - {{ address: {access_ip}, port: {pa}, transport: udp }}
     advertise: {access_ip}
-    media: {{ address: {access_ip}, ports: 41000-41999 }}
+    media: {{ address: {access_ip}, ports: 24000-24999 }}
   - name: core
     trusted: true
     hide_topology: false
     listen:
       - {{ address: {core_ip}, port: {pc}, transport: udp }}
     advertise: {core_ip}
-    media: {{ address: {core_ip}, ports: 42000-42999 }}
+    media: {{ address: {core_ip}, ports: 25000-25999 }}
 routes:
   - name: access-to-core
     from_realm: access

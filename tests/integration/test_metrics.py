@@ -46,13 +46,13 @@ realms:
   - name: access
     listen:
       - {{ address: 127.0.0.1, port: {pa} }}
-    media: {{ address: 127.0.0.1, ports: 47000-47999 }}
+    media: {{ address: 127.0.0.1, ports: 26000-26999 }}
     limits: {{ other_per_source_rps: 50, flood_multiple: 2 }}
   - name: core
     trusted: true
     listen:
       - {{ address: 127.0.0.2, port: {pc} }}
-    media: {{ address: 127.0.0.2, ports: 48000-48999 }}
+    media: {{ address: 127.0.0.2, ports: 27000-27999 }}
 routes:
   - name: access-to-core
     from_realm: access

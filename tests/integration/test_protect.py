@@ -62,14 +62,14 @@ realms:
     hide_topology: false
     listen:
       - {{ address: {access_ip}, port: {pa} }}
-    media: {{ address: {access_ip}, ports: 43000-43999 }}
+    media: {{ address: {access_ip}, ports: 28000-28999 }}
 {access_extra}
   - name: core
     trusted: true
     hide_topology: false
     listen:
       - {{ address: {core_ip}, port: {pc} }}
-    media: {{ address: {core_ip}, ports: 44000-44999 }}
+    media: {{ address: {core_ip}, ports: 29000-29999 }}
 {extra_realms}
 routes:
   - name: access-to-core
@@ -522,7 +522,7 @@ class ProtectTest(unittest.TestCase):
   - name: peer
     listen:
       - {{ address: {ip}, port: {p} }}
-    media: {{ address: {ip}, ports: 45000-45999 }}
+    media: {{ address: {ip}, ports: 30000-30999 }}
     acl: {{ deny: ["127.0.0.66/32"], policy: drop }}""".format(ip=ACCESS_IP, p=peer_port),
             extra_listen=[(ACCESS_IP, peer_port)])
         peer = (ACCESS_IP, peer_port)
@@ -579,7 +579,7 @@ class ProtectTest(unittest.TestCase):
   - name: v6
     listen:
       - {{ address: "::1", port: {p} }}
-    media: {{ address: "::1", ports: 46000-46999 }}
+    media: {{ address: "::1", ports: 31000-31999 }}
     acl: {{ allow: ["::/0"], deny: ["::1/128"] }}""".format(p=v6_port),
             extra_listen=[("::1", v6_port)])
         v6 = ("::1", v6_port)
