@@ -783,14 +783,23 @@ static int set_media_ports(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	return 0;
 }
 
+/* Media inactivity timeout: at most a day (a call silent that long is
+ * better judged by the SIP session timer). */
+#define MEDIA_TIMEOUT_MAX 86400u
+/* A realm's media.timeout_s not given: the top-level media.timeout_s
+ * (resolved in media_resolve(), the top level may come later). */
+#define MEDIA_TIMEOUT_UNSET UINT32_MAX
+
 static const struct field media_fields[] = {
 	{ "address", F_IP, true, offsetof(struct sbc_media, ip), 0, 0, 0, NULL },
 	FFN("ports", set_media_ports, true),
+	FNUM(struct sbc_media, timeout_s, F_U32, 0, MEDIA_TIMEOUT_MAX),
 };
 
 static int set_media(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_media *m = &((struct sbc_realm *)obj)->media;
+	m->timeout_s = MEDIA_TIMEOUT_UNSET;
 	int r = WALK(c, n, media_fields, m);
 
 	if (r || !ip_is_any(&m->ip))
@@ -1839,6 +1848,23 @@ static int set_global_limits(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	return WALK(c, n, global_limits_fields, &((struct sbc_config *)obj)->limits);
 }
 
+static const struct field global_media_fields[] = {
+	FNUM(struct sbc_media_defaults, timeout_s, F_U32, 0, MEDIA_TIMEOUT_MAX),
+};
+
+static int set_global_media(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	return WALK(c, n, global_media_fields, &((struct sbc_config *)obj)->media);
+}
+
+/* Realms without their own media.timeout_s take the top-level one. */
+static void media_resolve(struct sbc_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nrealms; i++)
+		if (cfg->realms[i].media.timeout_s == MEDIA_TIMEOUT_UNSET)
+			cfg->realms[i].media.timeout_s = cfg->media.timeout_s;
+}
+
 static const struct field top_fields[] = {
 	FNUM(struct sbc_config, workers, F_U32, 0, SBC_MAX_WORKERS),
 	FFN("log_level", set_log_level, false),
@@ -1849,6 +1875,7 @@ static const struct field top_fields[] = {
 	FFN("routes", set_routes, false),
 	FFN("ha", set_ha, false),
 	FFN("io", set_io, false),
+	FFN("media", set_global_media, false),
 };
 
 static void config_defaults(struct sbc_config *cfg, const char *name)
@@ -1876,6 +1903,8 @@ static int config_from_doc(struct cfg_ctx *c, struct sbc_config *cfg)
 	if (!root)
 		return cfg_fail(c, NULL, "the configuration is empty");
 	r = WALK(c, root, top_fields, cfg);
+	if (!r)
+		media_resolve(cfg);
 	if (!r)
 		r = routes_resolve(c, root, cfg);
 	if (!r)

@@ -82,6 +82,13 @@ struct sbc_media {
 	struct sbc_ip ip;
 	uint16_t port_first;         /* even: RTP on even, RTCP on odd */
 	uint16_t port_last;
+	uint32_t timeout_s;          /* media inactivity timeout; 0 off; default
+					the top-level media.timeout_s */
+};
+
+/* Top-level media: defaults of the realms' media sections. */
+struct sbc_media_defaults {
+	uint32_t timeout_s;          /* 0: no media inactivity timeout */
 };
 
 /* Per-realm protection (lib/limit, enforced by the worker that first
@@ -251,6 +258,7 @@ struct sbc_config {
 	size_t nroutes;
 	struct sbc_ha ha;
 	struct sbc_io io;
+	struct sbc_media_defaults media;
 };
 
 /* Load and validate a file. On success *out is a new config (0 returned).

@@ -92,6 +92,7 @@ struct sums {
 	uint64_t retrans_sent, retrans_absorbed, txn_timeouts, txn_pool_exhausted;
 	uint64_t dlg_created, dlg_table_full, dlg_early, dlg_active;
 	uint64_t src_used, src_capacity, src_evictions;
+	struct worker_media media;   /* ports_* summed per realm */
 };
 
 static void sum_worker(struct sums *s, const struct worker *w)
@@ -138,6 +139,24 @@ static void sum_worker(struct sums *s, const struct worker *w)
 	s->dlg_table_full += METRICS_LOAD(m->dlg.table_full);
 	s->dlg_early += METRICS_LOAD(m->dlg.early);
 	s->dlg_active += METRICS_LOAD(m->dlg.active);
+	const struct worker_media *md = &m->media;
+	s->media.rx += METRICS_LOAD(md->rx);
+	for (unsigned i = 0; i < MEDIA_PKT__COUNT; i++)
+		s->media.fwd[i] += METRICS_LOAD(md->fwd[i]);
+	s->media.fwd_bytes += METRICS_LOAD(md->fwd_bytes);
+	for (unsigned i = 0; i < MEDIA_DROP__COUNT; i++)
+		s->media.drop[i] += METRICS_LOAD(md->drop[i]);
+	s->media.no_ports += METRICS_LOAD(md->no_ports);
+	s->media.no_streams += METRICS_LOAD(md->no_streams);
+	s->media.no_sessions += METRICS_LOAD(md->no_sessions);
+	s->media.sdp_errors += METRICS_LOAD(md->sdp_errors);
+	s->media.port_open_failed += METRICS_LOAD(md->port_open_failed);
+	s->media.sessions += METRICS_LOAD(md->sessions);
+	s->media.streams += METRICS_LOAD(md->streams);
+	for (unsigned r = 0; r < SBC_MAX_REALMS; r++) {
+		s->media.ports_in_use[r] += METRICS_LOAD(md->ports_in_use[r]);
+		s->media.ports_capacity[r] += METRICS_LOAD(md->ports_capacity[r]);
+	}
 	protect_table_stats(worker_protect(w), &used, &cap, &ev);
 	s->src_used += used;
 	s->src_capacity += cap;
@@ -213,6 +232,64 @@ static void protection(struct metrics_buf *b, const struct control_env *env)
 			metrics_sample(b, "sbc_acl_decisions_total", l, 2, v);
 		}
 	}
+}
+
+/* Media anchoring (lib/media via the workers' snapshots). */
+static void media(struct metrics_buf *b, const struct control_env *env, const struct sums *s)
+{
+	static const char *const kinds[MEDIA_PKT__COUNT] = { "rtp", "rtcp", "dtls" };
+	const struct sbc_config *cfg = env->cfg;
+	char lb[64], id[16];
+
+	counter(b, "sbc_media_packets_received_total",
+		"Datagrams received on media relay ports.", s->media.rx);
+	metrics_family(b, "sbc_media_packets_relayed_total", "counter",
+		       "Media datagrams relayed, by kind (RFC 7983 demultiplexing).");
+	for (unsigned k = 0; k < MEDIA_PKT__COUNT; k++)
+		metrics_sample(b, "sbc_media_packets_relayed_total", &L("kind", kinds[k]), 1,
+			       s->media.fwd[k]);
+	metrics_family(b, "sbc_media_worker_packets_relayed_total", "counter",
+		       "Media datagrams relayed (any kind), by worker.");
+	for (unsigned i = 0; i < env->nworkers; i++) {
+		const struct worker_media *md = &worker_metrics(env->workers[i])->media;
+		uint64_t v = 0;
+		for (unsigned k = 0; k < MEDIA_PKT__COUNT; k++)
+			v += METRICS_LOAD(md->fwd[k]);
+		snprintf(id, sizeof id, "%u", i);
+		metrics_sample(b, "sbc_media_worker_packets_relayed_total", &L("worker", id), 1, v);
+	}
+	counter(b, "sbc_media_bytes_relayed_total", "UDP payload bytes of media relayed.",
+		s->media.fwd_bytes);
+	metrics_family(b, "sbc_media_drops_total", "counter",
+		       "Media datagrams not relayed, by reason.");
+	for (unsigned k = 1; k < MEDIA_DROP__COUNT; k++)
+		metrics_sample(b, "sbc_media_drops_total",
+			       &L("reason", lower(media_drop_name((enum media_drop)k), lb, sizeof lb)),
+			       1, s->media.drop[k]);
+	metrics_family(b, "sbc_media_refusals_total", "counter",
+		       "Media allocations refused (the offer got 503 or its response lost its "
+		       "SDP), by what ran out; sdp: offer/answer errors (488/491).");
+	metrics_sample(b, "sbc_media_refusals_total", &L("reason", "ports"), 1, s->media.no_ports);
+	metrics_sample(b, "sbc_media_refusals_total", &L("reason", "streams"), 1,
+		       s->media.no_streams);
+	metrics_sample(b, "sbc_media_refusals_total", &L("reason", "sessions"), 1,
+		       s->media.no_sessions);
+	metrics_sample(b, "sbc_media_refusals_total", &L("reason", "sdp"), 1, s->media.sdp_errors);
+	counter(b, "sbc_media_port_open_failures_total",
+		"Relay ports whose socket could not be opened (port taken, descriptor limit).",
+		s->media.port_open_failed);
+	gauge(b, "sbc_media_sessions", "Media sessions now (calls and forked early dialogs).",
+	      s->media.sessions);
+	gauge(b, "sbc_media_streams", "Media streams (m= lines) relayed now.", s->media.streams);
+	metrics_family(b, "sbc_media_ports_in_use", "gauge", "Relay ports allocated now, by realm.");
+	for (size_t r = 0; r < cfg->nrealms && r < SBC_MAX_REALMS; r++)
+		metrics_sample(b, "sbc_media_ports_in_use", &L("realm", cfg->realms[r].name), 1,
+			       s->media.ports_in_use[r]);
+	metrics_family(b, "sbc_media_ports", "gauge",
+		       "Relay ports of the realm's range usable by the workers.");
+	for (size_t r = 0; r < cfg->nrealms && r < SBC_MAX_REALMS; r++)
+		metrics_sample(b, "sbc_media_ports", &L("realm", cfg->realms[r].name), 1,
+			       s->media.ports_capacity[r]);
 }
 
 void control_metrics(const struct control_env *env, struct metrics_buf *b,
@@ -321,6 +398,7 @@ void control_metrics(const struct control_env *env, struct metrics_buf *b,
 		"Retransmitted requests absorbed by a server transaction.", s->retrans_absorbed);
 
 	protection(b, env);
+	media(b, env, s);
 	gauge(b, "sbc_ratelimit_sources", "Sources tracked by the per-source limit tables.",
 	      s->src_used);
 	gauge(b, "sbc_ratelimit_sources_capacity", "Entries of the per-source limit tables.",

@@ -4,7 +4,7 @@
  *
  * Each worker has its own cache (no lock, no shared cache line on the
  * send path): a set-associative table, NBR_BUCKETS x NBR_WAYS entries
- * keyed by (port, IPv4) with a keyed hash, the least recently used way
+ * keyed by (port, IPv6 or IPv4-mapped address) with a keyed hash, the least recently used way
  * evicted when a bucket is full. An entry is
  *   INCOMPLETE  requested; up to NBR_PENDING_MAX frames wait in it (and at
  *               most NBR_PENDING_TOTAL per worker): a datagram that does
@@ -15,9 +15,10 @@
  *               again (one request per NBR_RETRY_MS while in use); not
  *               confirmed within NBR_EXPIRE_MS it resolves again.
  *
- * The NIC hashes ARP (no IP header) to some queue, not necessarily the
- * worker that asked. So whichever worker learns a neighbour from ARP tells
- * the others through their update rings (12-byte elements, multi-producer,
+ * The NIC hashes ARP (no IP header) to some queue, and ND answers come
+ * from a neighbour's address, not necessarily to the worker that asked. So
+ * whichever worker learns a neighbour from ARP or ND tells the others
+ * through their update rings (24-byte elements, multi-producer,
  * single consumer; a full ring loses the update, counted, and the asker's
  * next retry fixes it). Updates are applied like ARP from the wire.
  *
@@ -45,7 +46,7 @@
 enum nbr_state { NBR_FREE = 0, NBR_INCOMPLETE, NBR_REACHABLE };
 
 struct dp_nbr {
-	rte_be32_t ip;
+	uint8_t ip[16];          /* IPv6, or IPv4 mapped */
 	uint8_t port;
 	uint8_t state;
 	uint8_t tries;
@@ -63,26 +64,30 @@ struct dp_nbr_table {
 	struct dp_nbr e[NBR_BUCKETS][NBR_WAYS];
 };
 
-/* Element of the update rings (a multiple of 4 bytes, as rte_ring wants). */
+/* Element of the update rings (a multiple of 4 bytes, as rte_ring wants:
+ * DP_NBR_UPDATE_SIZE in dpdk.h). */
 struct nbr_update {
-	rte_be32_t ip;
+	uint8_t ip[16];
 	uint16_t port;
 	struct rte_ether_addr mac;
 };
+_Static_assert(sizeof(struct nbr_update) == DP_NBR_UPDATE_SIZE, "update ring element");
 
-static unsigned nbr_hash(unsigned port, rte_be32_t ip)
+static unsigned nbr_hash(unsigned port, const uint8_t ip[16])
 {
-	uint32_t k[2] = { ip, port };
+	uint8_t k[17];
 
+	memcpy(k, ip, 16);
+	k[16] = (uint8_t)port;
 	return (unsigned)sbc_siphash13(&dp.nbr_key, k, sizeof k) & (NBR_BUCKETS - 1);
 }
 
-static struct dp_nbr *nbr_find(struct dp_nbr_table *t, unsigned port, rte_be32_t ip)
+static struct dp_nbr *nbr_find(struct dp_nbr_table *t, unsigned port, const uint8_t ip[16])
 {
 	struct dp_nbr *b = t->e[nbr_hash(port, ip)];
 
 	for (unsigned w = 0; w < NBR_WAYS; w++) {
-		if (b[w].state != NBR_FREE && b[w].ip == ip && b[w].port == port)
+		if (b[w].state != NBR_FREE && b[w].port == port && !memcmp(b[w].ip, ip, 16))
 			return &b[w];
 	}
 	return NULL;
@@ -104,7 +109,7 @@ static void nbr_clear(struct io_queue *q, struct dp_nbr *e, enum dp_counter why)
 }
 
 /* A free way of the bucket, or its least recently used entry, emptied. */
-static struct dp_nbr *nbr_insert(struct io_queue *q, unsigned port, rte_be32_t ip)
+static struct dp_nbr *nbr_insert(struct io_queue *q, unsigned port, const uint8_t ip[16])
 {
 	struct dp_nbr *b = q->nbr->e[nbr_hash(port, ip)], *victim = &b[0];
 
@@ -118,7 +123,7 @@ static struct dp_nbr *nbr_insert(struct io_queue *q, unsigned port, rte_be32_t i
 	}
 	if (victim->state != NBR_FREE)
 		nbr_clear(q, victim, DP_C_NBR_EVICTED);
-	victim->ip = ip;
+	memcpy(victim->ip, ip, 16);
 	victim->port = (uint8_t)port;
 	victim->used_ms = q->now_ms;
 	return victim;
@@ -160,16 +165,24 @@ static void arp_send(struct io_queue *q, const struct dp_port *p, uint16_t op,
 	dp_tx(q, p, m);
 }
 
-/* Ask for nh: broadcast, or unicast to the MAC we have when refreshing. */
+/* Ask for nh (ARP or ND): broadcast/multicast, or unicast to the MAC we
+ * have when refreshing. */
 static void nbr_request(struct io_queue *q, const struct dp_port *p, const struct dp_nbr *e,
 			bool unicast)
 {
 	static const struct rte_ether_addr bcast = { .addr_bytes = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
 	static const struct rte_ether_addr zero = { .addr_bytes = { 0 } };
-	int a = dp_port_onlink(p, e->ip);
+	rte_be32_t ip;
+	int a;
 
+	if (!dp_key_is_v4(e->ip)) {
+		dp_nd_solicit(q, p, e->ip, unicast ? &e->mac : NULL);
+		return;
+	}
+	memcpy(&ip, e->ip + 12, 4);
+	a = dp_port_onlink(p, ip);
 	arp_send(q, p, RTE_ARP_OP_REQUEST, unicast ? &e->mac : &bcast, &zero,
-		 p->addr[a >= 0 ? a : 0], e->ip);
+		 p->addr[a >= 0 ? a : 0], ip);
 }
 
 static void nbr_flush(struct io_queue *q, const struct dp_port *p, struct dp_nbr *e)
@@ -184,7 +197,9 @@ static void nbr_flush(struct io_queue *q, const struct dp_port *p, struct dp_nbr
 
 static void nbr_share(struct io_queue *q, const struct dp_nbr *e)
 {
-	struct nbr_update u = { .ip = e->ip, .port = e->port, .mac = e->mac };
+	struct nbr_update u = { .port = e->port, .mac = e->mac };
+
+	memcpy(u.ip, e->ip, 16);
 
 	for (unsigned w = 0; w < dp.nworkers; w++) {
 		if (w != q->id && rte_ring_mp_enqueue_elem(dp.nbr_ring[w], &u, sizeof u) != 0)
@@ -192,8 +207,8 @@ static void nbr_share(struct io_queue *q, const struct dp_nbr *e)
 	}
 }
 
-/* ip is at mac on p (from ARP, or from another worker when !share). */
-static void nbr_learn(struct io_queue *q, const struct dp_port *p, rte_be32_t ip,
+/* ip is at mac on p (from ARP/ND, or from another worker when !share). */
+static void nbr_learn(struct io_queue *q, const struct dp_port *p, const uint8_t ip[16],
 		      const struct rte_ether_addr *mac, bool create, bool share)
 {
 	struct dp_nbr *e = nbr_find(q->nbr, p->idx, ip);
@@ -253,8 +268,11 @@ void dp_arp_input(struct io_queue *q, const struct dp_port *p, struct rte_mbuf *
 		return;
 	}
 	for_us = dp_port_owns(p, tip);
-	if (sip && dp_port_onlink(p, sip) >= 0)
-		nbr_learn(q, p, sip, &sha, for_us, true);
+	if (sip && dp_port_onlink(p, sip) >= 0) {
+		uint8_t key[16];
+		dp_v4_key(sip, key);
+		nbr_learn(q, p, key, &sha, for_us, true);
+	}
 	if (op == RTE_ARP_OP_REQUEST && for_us) {
 		/* The reply in the request's mbuf: to the asker, from us. */
 		a->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
@@ -276,7 +294,13 @@ void dp_arp_input(struct io_queue *q, const struct dp_port *p, struct rte_mbuf *
 	rte_pktmbuf_free(m);
 }
 
-void dp_nbr_output(struct io_queue *q, const struct dp_port *p, rte_be32_t nh,
+void dp_nbr_learn(struct io_queue *q, const struct dp_port *p, const uint8_t ip[16],
+		  const struct rte_ether_addr *mac, bool create)
+{
+	nbr_learn(q, p, ip, mac, create, true);
+}
+
+void dp_nbr_output(struct io_queue *q, const struct dp_port *p, const uint8_t nh[16],
 		   struct rte_mbuf **m, unsigned n)
 {
 	struct dp_nbr_table *t = q->nbr;

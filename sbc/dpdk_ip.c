@@ -29,9 +29,7 @@
 
 #include <string.h>
 
-/* ICMP echo answers per worker per second: enough for monitoring, not a
- * reflector. */
-#define DP_ICMP_RATE 1000u
+#include "media.h" /* media_port_owner() */
 
 static inline bool ip_martian_src(rte_be32_t src)
 {
@@ -59,14 +57,14 @@ static const struct dp_iface *iface_find(const struct dp_port *p, rte_be32_t ip,
 {
 	for (unsigned i = 0; i < dp.nifaces; i++) {
 		const struct dp_iface *f = &dp.iface[i];
-		if (f->udp == port && f->ip == ip && f->port == p->idx)
+		if (f->udp == port && f->ip == ip && f->port == p->idx && f->family == AF_INET)
 			return f;
 	}
 	return NULL;
 }
 
 /* 16-bit one's complement sum folded. */
-static inline uint16_t csum_fold(uint32_t sum)
+uint16_t dp_csum_fold(uint32_t sum)
 {
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
@@ -74,18 +72,6 @@ static inline uint16_t csum_fold(uint32_t sum)
 }
 
 /* ---- ICMP echo ------------------------------------------------------------ */
-
-static bool icmp_allowed(struct io_queue *q)
-{
-	if (q->now_ms >= q->icmp_refill_ms + 1000) {
-		q->icmp_tokens = DP_ICMP_RATE;
-		q->icmp_refill_ms = q->now_ms;
-	}
-	if (!q->icmp_tokens)
-		return false;
-	q->icmp_tokens--;
-	return true;
-}
 
 /* Echo request to one of our addresses: answered in the same mbuf. */
 static void icmp_input(struct io_queue *q, const struct dp_port *p, struct rte_mbuf *m,
@@ -107,14 +93,14 @@ static void icmp_input(struct io_queue *q, const struct dp_port *p, struct rte_m
 		dp_to_kernel(q, p, m);
 		return;
 	}
-	if (tot > p->mtu || !icmp_allowed(q)) {
+	if (tot > p->mtu || !dp_icmp_allowed(q)) {
 		q->ctr[DP_C_ICMP_LIMITED]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
 	/* RFC 1624 incremental update: type 8 -> 0 in the first word. */
 	sum = (uint32_t)(~rte_be_to_cpu_16(icmp->icmp_cksum) & 0xffff) + (~0x0800u & 0xffff);
-	icmp->icmp_cksum = rte_cpu_to_be_16((uint16_t)~csum_fold(sum));
+	icmp->icmp_cksum = rte_cpu_to_be_16((uint16_t)~dp_csum_fold(sum));
 	icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
 
 	rte_be32_t src = ip->src_addr;
@@ -151,7 +137,7 @@ static bool udp_csum_ok(const struct dp_port *p, const struct rte_mbuf *m,
 	/* Software: about 0.1 ns a byte; a 1 kB INVITE costs ~100 ns. */
 	if (rte_raw_cksum_mbuf(m, l4_off, ulen, &raw))
 		return false;
-	return csum_fold((uint32_t)raw + rte_ipv4_phdr_cksum(ip, 0)) == 0xffff;
+	return dp_csum_fold((uint32_t)raw + rte_ipv4_phdr_cksum(ip, 0)) == 0xffff;
 }
 
 static bool udp_input(struct io_queue *q, const struct dp_port *p, struct rte_mbuf *m,
@@ -164,6 +150,7 @@ static bool udp_input(struct io_queue *q, const struct dp_port *p, struct rte_mb
 	const struct dp_iface *f;
 	const void *data;
 	uint16_t ulen;
+	int mr = -1;
 
 	u = rte_pktmbuf_read(m, l4, sizeof uh, &uh);
 	if (!u || tot < ihl + sizeof uh) {
@@ -178,7 +165,8 @@ static bool udp_input(struct io_queue *q, const struct dp_port *p, struct rte_mb
 		return false;
 	}
 	f = iface_find(p, ip->dst_addr, u->dst_port);
-	if (!f) {
+	if (!f && (mr = dp_media_find(p->idx, AF_INET, &ip->dst_addr,
+				      rte_be_to_cpu_16(u->dst_port))) < 0) {
 		dp_to_kernel(q, p, m); /* the kernel's sockets, or its port unreachable */
 		return false;
 	}
@@ -189,6 +177,21 @@ static bool udp_input(struct io_queue *q, const struct dp_port *p, struct rte_mb
 		q->ctr[DP_C_RX_BAD_UDP]++;
 		rte_pktmbuf_free(m);
 		return false;
+	}
+	if (!f) {
+		/* A relay port: its owner relays it (lib/media's steering). */
+		unsigned owner = media_port_owner(rte_be_to_cpu_16(u->dst_port),
+						  dp.media[mr].first, dp.nworkers);
+		if (owner != q->id) {
+			m->l2_len = sizeof(struct rte_ether_hdr);
+			m->l3_len = ihl;
+			m->hash.usr = (uint32_t)mr;
+			dp_media_handoff(q, owner, m);
+			return false;
+		}
+		dp_media_deliver(q, m, l4, ulen, AF_INET, &ip->src_addr, &ip->dst_addr,
+				 u->src_port, u->dst_port, (unsigned)mr, out);
+		return true;
 	}
 	ulen -= (uint16_t)sizeof uh;
 	data = rte_pktmbuf_read(m, l4 + (uint32_t)sizeof uh, ulen, out->buf);
@@ -334,7 +337,7 @@ static bool chain_append(struct rte_mbuf *head, struct rte_mbuf **last, struct r
 }
 
 /* Bytes [off, off+len) of the datagram "UDP header then payload". */
-static bool append_span(struct rte_mbuf *head, struct rte_mbuf **last, struct rte_mempool *pool,
+bool dp_append_span(struct rte_mbuf *head, struct rte_mbuf **last, struct rte_mempool *pool,
 			const struct rte_udp_hdr *uh, const char *payload, uint32_t off, uint32_t len)
 {
 	if (off < sizeof *uh) {
@@ -352,7 +355,7 @@ static bool append_span(struct rte_mbuf *head, struct rte_mbuf **last, struct rt
 /* Ethernet (source, type; the destination comes with resolution) and
  * IPv4 header in a fresh mbuf. */
 static struct rte_ipv4_hdr *frame_start(const struct dp_port *p, struct rte_mbuf *m,
-					const struct dp_iface *f, rte_be32_t dst, uint16_t id)
+					rte_be32_t src, rte_be32_t dst, uint16_t id)
 {
 	struct rte_ether_hdr *eth;
 	struct rte_ipv4_hdr *ip;
@@ -369,7 +372,7 @@ static struct rte_ipv4_hdr *frame_start(const struct dp_port *p, struct rte_mbuf
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_UDP;
 	ip->hdr_checksum = 0;
-	ip->src_addr = f->ip;
+	ip->src_addr = src;
 	ip->dst_addr = dst;
 	m->l2_len = sizeof *eth;
 	m->l3_len = sizeof *ip;
@@ -396,7 +399,7 @@ static uint16_t udp_csum_sw(const struct rte_ipv4_hdr *ip, const struct rte_udp_
 
 	sum += rte_raw_cksum(uh, sizeof *uh);
 	sum += rte_raw_cksum(payload, len);
-	c = (uint16_t)~csum_fold(sum);
+	c = (uint16_t)~dp_csum_fold(sum);
 	return c ? c : 0xffff;
 }
 
@@ -425,23 +428,51 @@ static bool dst_usable(rte_be32_t dst, rte_be16_t port)
 /* Most fragments one datagram becomes: 65535 / 8-byte units at MTU 576. */
 #define DP_MAX_FRAGS 128u
 
+/* Our address and port for a datagram of the worker: its listen iface's,
+ * or a realm's media address and the relay port it names. */
+static bool src_of(const struct io_pkt *pkt, struct dp_src *s)
+{
+	if (pkt->iface == IO_IFACE_MEDIA) {
+		const struct dp_media *md;
+
+		if (pkt->realm >= dp.nmedia || !dp.media[pkt->realm].on)
+			return false;
+		md = &dp.media[pkt->realm];
+		if (pkt->port < md->first || pkt->port > md->last)
+			return false;
+		*s = (struct dp_src){ &dp.port[md->port], md->family, md->ip, md->ip6,
+				      rte_cpu_to_be_16(pkt->port) };
+		return true;
+	}
+	if (pkt->iface >= dp.nifaces)
+		return false;
+	const struct dp_iface *f = &dp.iface[pkt->iface];
+	*s = (struct dp_src){ &dp.port[f->port], f->family, f->ip, f->ip6, f->udp };
+	return true;
+}
+
 bool dp_udp_output(struct io_queue *q, const struct io_pkt *pkt)
 {
 	struct rte_mbuf *m[DP_MAX_FRAGS];
-	const struct dp_iface *f;
 	const struct dp_port *p;
 	struct rte_udp_hdr uh;
+	struct dp_src sr;
 	rte_be32_t dst, nh;
 	uint32_t ulen, chunk, nfrag;
+	uint8_t key[16];
 	uint16_t id;
 
-	if (pkt->iface >= dp.nifaces || pkt->dst.sa.sa_family != AF_INET ||
-	    pkt->len > UINT16_MAX - sizeof uh - sizeof(struct rte_ipv4_hdr)) {
+	if (!src_of(pkt, &sr) || pkt->dst.sa.sa_family != sr.family) {
 		q->ctr[DP_C_TX_BAD]++;
 		return false;
 	}
-	f = &dp.iface[pkt->iface];
-	p = &dp.port[f->port];
+	if (sr.family == AF_INET6)
+		return dp_udp6_output(q, pkt, &sr);
+	if (pkt->len > UINT16_MAX - sizeof uh - sizeof(struct rte_ipv4_hdr)) {
+		q->ctr[DP_C_TX_BAD]++;
+		return false;
+	}
+	p = sr.p;
 	dst = pkt->dst.v4.sin_addr.s_addr;
 	if (!dst_usable(dst, pkt->dst.v4.sin_port)) {
 		q->ctr[DP_C_TX_BAD]++;
@@ -453,7 +484,7 @@ bool dp_udp_output(struct io_queue *q, const struct io_pkt *pkt)
 		return false;
 	}
 	ulen = pkt->len + (uint32_t)sizeof uh;
-	uh.src_port = f->udp;
+	uh.src_port = sr.udp;
 	uh.dst_port = pkt->dst.v4.sin_port;
 	uh.dgram_len = rte_cpu_to_be_16((uint16_t)ulen);
 	uh.dgram_cksum = 0;
@@ -473,7 +504,7 @@ bool dp_udp_output(struct io_queue *q, const struct io_pkt *pkt)
 			return false;
 		}
 		last = m[0];
-		ip = frame_start(p, m[0], f, dst, id);
+		ip = frame_start(p, m[0], sr.ip, dst, id);
 		ip->total_length = rte_cpu_to_be_16((uint16_t)(ulen + sizeof *ip));
 		if (!chain_append(m[0], &last, p->pool, &uh, sizeof uh) ||
 		    !chain_append(m[0], &last, p->pool, pkt->buf, pkt->len)) {
@@ -490,7 +521,8 @@ bool dp_udp_output(struct io_queue *q, const struct io_pkt *pkt)
 			u->dgram_cksum = udp_csum_sw(ip, &uh, pkt->buf, pkt->len);
 		}
 		q->ctr[DP_C_TX_DGRAMS]++;
-		dp_nbr_output(q, p, nh, m, 1);
+		dp_v4_key(nh, key);
+		dp_nbr_output(q, p, key, m, 1);
 		return true;
 	}
 
@@ -503,7 +535,7 @@ bool dp_udp_output(struct io_queue *q, const struct io_pkt *pkt)
 		return false;
 	}
 	{
-		struct rte_ipv4_hdr ph = { .src_addr = f->ip, .dst_addr = dst,
+		struct rte_ipv4_hdr ph = { .src_addr = sr.ip, .dst_addr = dst,
 					   .next_proto_id = IPPROTO_UDP,
 					   .version_ihl = RTE_IPV4_VHL_DEF,
 					   .total_length = rte_cpu_to_be_16((uint16_t)(ulen + sizeof ph)) };
@@ -512,14 +544,14 @@ bool dp_udp_output(struct io_queue *q, const struct io_pkt *pkt)
 	for (uint32_t i = 0, off = 0; i < nfrag; i++, off += chunk) {
 		uint32_t len = ulen - off < chunk ? ulen - off : chunk;
 		struct rte_mbuf *last = m[i];
-		struct rte_ipv4_hdr *ip = frame_start(p, m[i], f, dst, id);
+		struct rte_ipv4_hdr *ip = frame_start(p, m[i], sr.ip, dst, id);
 		uint16_t fo = (uint16_t)(off >> 3);
 
 		if (off + len < ulen)
 			fo |= RTE_IPV4_HDR_MF_FLAG;
 		ip->fragment_offset = rte_cpu_to_be_16(fo);
 		ip->total_length = rte_cpu_to_be_16((uint16_t)(len + sizeof *ip));
-		if (!append_span(m[i], &last, p->pool, &uh, pkt->buf, off, len)) {
+		if (!dp_append_span(m[i], &last, p->pool, &uh, pkt->buf, off, len)) {
 			for (uint32_t k = 0; k < nfrag; k++)
 				rte_pktmbuf_free(m[k]);
 			q->ctr[DP_C_TX_NOMBUF]++;
@@ -529,6 +561,7 @@ bool dp_udp_output(struct io_queue *q, const struct io_pkt *pkt)
 	}
 	q->ctr[DP_C_TX_DGRAMS]++;
 	q->ctr[DP_C_TX_FRAGS] += nfrag;
-	dp_nbr_output(q, p, nh, m, nfrag);
+	dp_v4_key(nh, key);
+	dp_nbr_output(q, p, key, m, nfrag);
 	return true;
 }

@@ -3,7 +3,7 @@
  * DPDK backend: the kernel's side of things.
  *
  * The exception TAP of a port is an ordinary kernel interface; giving it
- * the port's IPv4 addresses (with their prefixes) is what makes the
+ * the port's IPv4 and IPv6 addresses (with their prefixes) is what makes the
  * kernel's TCP/TLS listeners, SSH and ping-by-the-kernel work through the
  * DPDK port: the kernel owns the same address, the data plane hands it the
  * frames it does not handle itself and sends its replies out. One
@@ -107,12 +107,19 @@ int dp_kernel_addresses(const char *ifname, const struct sbc_io_port *cp)
 		req.nh.nlmsg_type = RTM_NEWADDR;
 		req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
 		req.nh.nlmsg_seq = (unsigned)i + 1;
-		req.ifa.ifa_family = AF_INET;
+		bool v6 = cp->addr[i].ip.family == AF_INET6;
+		size_t alen = v6 ? 16 : 4;
+
+		req.ifa.ifa_family = (unsigned char)(v6 ? AF_INET6 : AF_INET);
 		req.ifa.ifa_prefixlen = cp->addr[i].len;
 		req.ifa.ifa_scope = RT_SCOPE_UNIVERSE;
 		req.ifa.ifa_index = idx;
-		nl_attr(&req, IFA_LOCAL, &cp->addr[i].ip.u.v4, 4);
-		nl_attr(&req, IFA_ADDRESS, &cp->addr[i].ip.u.v4, 4);
+		/* No duplicate address detection: the data plane answers for the
+		 * address on the wire, the kernel's probes would go unanswered
+		 * anyway, and DAD would hold the address tentative for a second. */
+		req.ifa.ifa_flags = v6 ? IFA_F_NODAD : 0;
+		nl_attr(&req, IFA_LOCAL, &cp->addr[i].ip.u, alen);
+		nl_attr(&req, IFA_ADDRESS, &cp->addr[i].ip.u, alen);
 		r = nl_talk(fd, &req);
 		if (r == -EEXIST)
 			r = 0;
@@ -123,6 +130,27 @@ int dp_kernel_addresses(const char *ifname, const struct sbc_io_port *cp)
 
 /* ---- DPDK's log ------------------------------------------------------------ */
 
+/* Errors DPDK reports that are not ours: net_tap wants the multiq qdisc
+ * (sch_multiq) for rte_flow on TAPs, which the backend never uses, and
+ * logs its absence as four ERROR lines per TAP; net_tap's multi-process
+ * notice fails when there are no secondary processes by design. Shown at
+ * debug level instead, so an ERROR in the log always means something. */
+static const char *const not_errors[] = {
+	"qdisc kind is unknown", "multiq qdisc", "Disabling rte flow support",
+	"to secondary",
+};
+
+static enum sbc_log_level line_level(enum sbc_log_level l, const char *s, size_t len)
+{
+	if (l > SBC_LOG_WARN)
+		return l;
+	for (size_t k = 0; k < sizeof not_errors / sizeof not_errors[0]; k++) {
+		if (memmem(s, len, not_errors[k], strlen(not_errors[k])))
+			return SBC_LOG_DEBUG;
+	}
+	return l;
+}
+
 static ssize_t log_write(void *cookie, const char *buf, size_t len)
 {
 	int lvl = rte_log_cur_msg_loglevel();
@@ -132,13 +160,14 @@ static ssize_t log_write(void *cookie, const char *buf, size_t len)
 	size_t start = 0;
 
 	(void)cookie;
-	if (!sbc_log_enabled(l))
-		return (ssize_t)len;
 	for (size_t i = 0; i <= len; i++) {
 		if (i < len && buf[i] != '\n')
 			continue;
-		if (i > start)
-			sbc_log(l, "dpdk: %.*s", (int)(i - start), buf + start);
+		if (i > start) {
+			enum sbc_log_level ll = line_level(l, buf + start, i - start);
+			if (sbc_log_enabled(ll))
+				sbc_log(ll, "dpdk: %.*s", (int)(i - start), buf + start);
+		}
 		start = i + 1;
 	}
 	return (ssize_t)len;

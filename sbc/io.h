@@ -38,12 +38,17 @@
 
 #include "addr.h" /* union sbc_sockaddr */
 
+/* iface of a media datagram: it arrived on (rx) or leaves from (tx) the
+ * relay port `port` of realm `realm`'s media address, not a listen entry. */
+#define IO_IFACE_MEDIA 0xffffu
+
 struct io_pkt {
 	char *buf;
 	uint32_t len;
-	uint16_t iface;          /* flattened listen index */
+	uint16_t iface;          /* flattened listen index, or IO_IFACE_MEDIA */
 	uint16_t realm;          /* index into sbc_config.realms */
-	union sbc_sockaddr src;  /* rx: the peer; tx: our address */
+	uint16_t port;           /* IO_IFACE_MEDIA: our relay port (host order) */
+	union sbc_sockaddr src;  /* rx: the peer; tx: our address (unused) */
 	union sbc_sockaddr dst;  /* rx: our address; tx: the peer */
 };
 
@@ -76,6 +81,31 @@ struct io_backend {
 	 * eventfd, written by workers that hand it packets). 0 or -errno.
 	 * Poll-mode backends never block and may ignore it. */
 	int (*watch)(struct io_queue *q, int fd);
+	/*
+	 * Media relay ports (media anchoring, lib/media). Contract:
+	 *   media_open(q, realm, port): from now on, UDP datagrams to realm's
+	 *     media address (cfg->realms[realm].media.ip) and port come out of
+	 *     this queue's rx_burst with iface IO_IFACE_MEDIA, realm and port
+	 *     set (src the peer, dst our address), and tx_burst sends packets
+	 *     marked the same way with that address and port as the source.
+	 *     Only the worker that owns the port (media_port_owner(): the
+	 *     port's pair modulo the workers) calls it, on its own thread,
+	 *     when lib/media hands the port out at call set-up: it may make
+	 *     system calls (the socket backend binds a socket and adds it to
+	 *     its epoll set), never per packet. 0, or -errno (EADDRINUSE: a
+	 *     foreign process holds the port; EMFILE: the descriptor limit);
+	 *     the caller counts and logs, and refuses the offer (503).
+	 *   media_close(q, realm, port): the port went back to the pool; stop
+	 *     delivering it. Accepts a port that is not open (a failed open).
+	 *   Packets of a port that is not open may be dropped or delivered
+	 *     (the worker's relay drops them as unknown ports, counted).
+	 *   A poll-mode backend that classifies every datagram itself can
+	 *   implement both as bookkeeping (or as no-ops returning 0) and
+	 *   deliver the whole configured ranges. Both NULL: the backend cannot
+	 *   relay media, and the daemon leaves SDP media lines as they are.
+	 */
+	int (*media_open)(struct io_queue *q, uint16_t realm, uint16_t port);
+	void (*media_close)(struct io_queue *q, uint16_t realm, uint16_t port);
 };
 
 extern const struct io_backend io_socket_backend;

@@ -17,35 +17,49 @@
  *   rx_burst   polls its queue of every port (round-robin start so no port
  *              starves the others) and its queue of every kernel TAP. Frames:
  *                ARP          answered / learnt here (dpdk_arp.c)
- *                IPv4         checked, reassembled, ICMP echo answered, UDP
- *                             to a listen address copied into the caller's
- *                             buffer (dpdk_ip.c)
- *                anything else, and IPv4 the data plane does not serve
- *                             (TCP, other UDP ports, IPv6 ...): to the
- *                             kernel through the port's TAP, if configured
+ *                IPv4, IPv6   checked, reassembled, ICMP echo answered,
+ *                             neighbour discovery (IPv6), UDP to a listen
+ *                             address copied into the caller's buffer
+ *                             (dpdk_ip.c, dpdk_ip6.c)
+ *                anything else, and IP the data plane does not serve
+ *                             (TCP, other UDP ports, router adverts ...):
+ *                             to the kernel through the port's TAP, if
+ *                             configured
  *              Frames from a TAP (the kernel's replies, its ARP, its TCP)
  *              go out of the port unchanged. Every few ms: neighbour and
  *              reassembly timers. One flush of every TX buffer at the end.
- *   tx_burst   builds Ethernet/IPv4/UDP around a copy of each datagram
+ *   tx_burst   builds Ethernet/IP/UDP around a copy of each datagram
  *              (fragmenting above the MTU), resolves the next hop, flushes.
  *   wait       busy polling, or with power_saving a back-off: DP_IDLE_SPINS
  *              polls with a pause, then sleeps doubling from 1 us up to
  *              io.idle_sleep_us (the latency bound), cut short by a write
  *              to the worker's wake-up eventfd (watch()).
  *
- * The copy into the worker's buffer is the io.h contract today (the worker
- * owns its receive buffers and hands them between workers). SIP pays one
- * copy of ~1 kB per message, small beside parsing (perf/RESULTS.md). RTP
- * relayed in place (rewrite addresses and ports in the received mbuf,
- * transmit it, no copy) needs an mbuf-native path beside this one: a
- * rx_burst variant that returns frames by reference with a release/
- * transmit-in-place call, which the socket backend can emulate with its
- * own buffers. Not done here; see the issue note.
+ * Media relay ports (io.h media_open/media_close): no socket is needed;
+ * UDP to a realm's media address inside its relay range is delivered with
+ * iface IO_IFACE_MEDIA, realm and port, to the worker owning the port
+ * (lib/media's media_port_owner(): RSS spreads by source address, so the
+ * worker that received it hands the mbuf to the owner through the owner's
+ * ring, no copy, and wakes it if it sleeps). media_open/close are checks
+ * and bookkeeping only. Replies leave from the realm's media address and
+ * the relay port (symmetric RTP).
  *
- * IPv4 only in the data plane: IPv6 frames (and ND) go to the kernel
- * through the TAP, so the host keeps its IPv6 connectivity; SIP over IPv6
- * needs the socket backend (the configuration refuses IPv6 listen
- * addresses with dpdk).
+ * The copy into the worker's buffer is the io.h contract today (the worker
+ * owns its receive buffers and hands them between workers): SIP and RTP
+ * pay one copy in and one out (perf/RESULTS.md: ~0.3-0.5 us per RTP-sized
+ * packet in all, checksums included). RTP relayed in place (rewrite
+ * addresses and ports in the received mbuf, transmit it) needs an
+ * mbuf-native path beside this one, which lib/media's media_relay() (views
+ * in, verdicts out) already fits: an optional media_rx_burst() returning
+ * views (payload pointer into the frame, source, port, realm, an opaque
+ * handle) and media_fwd() taking the handles with their verdicts,
+ * rewriting Ethernet/IP/UDP in place (incremental or offloaded checksums)
+ * and transmitting, or freeing the dropped ones; the socket backend would
+ * hand out views of its own receive buffers and sendmmsg them. Not done:
+ * it changes the worker's relay loop, which is another engineer's.
+ *
+ * IPv4 and IPv6 (with neighbour discovery) in the data plane; IPv6 on a
+ * port without IPv6 addresses goes to the kernel like any other protocol.
  */
 #include "dpdk.h"
 
@@ -57,6 +71,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sys/prctl.h>
 
@@ -67,8 +82,9 @@
 #define DP_FRAG_FLOWS      128u     /* datagrams in reassembly per worker */
 #define DP_FRAG_TIMEOUT_MS 5000u
 #define DP_NBR_RING        512u     /* neighbour updates waiting per worker */
+#define DP_MEDIA_RING      2048u    /* relay-port frames waiting for their owner */
 #define DP_POOL_CACHE      256u
-#define DP_MAX_ARGS        (SBC_IO_MAX_EAL_ARGS + 2 * SBC_IO_MAX_PORTS + 8)
+#define DP_MAX_ARGS        (SBC_IO_MAX_EAL_ARGS + 3 * SBC_IO_MAX_PORTS + 8)
 
 struct dp_global dp;
 bool dp_eal_external;
@@ -500,12 +516,31 @@ static int port_setup(unsigned i)
 			  p->mtu + RTE_ETHER_HDR_LEN, dp.cfg->io.mbuf_size);
 		return -EINVAL;
 	}
-	p->naddr = (unsigned)cp->naddr;
 	for (size_t k = 0; k < cp->naddr; k++) {
-		p->addr[k] = cp->addr[k].ip.u.v4.s_addr;
-		p->mask[k] = rte_cpu_to_be_32(UINT32_MAX << (32 - cp->addr[k].len));
+		if (cp->addr[k].ip.family == AF_INET6) {
+			memcpy(p->addr6[p->naddr6], cp->addr[k].ip.u.v6.s6_addr, 16);
+			p->plen6[p->naddr6++] = cp->addr[k].len;
+			continue;
+		}
+		p->addr[p->naddr] = cp->addr[k].ip.u.v4.s_addr;
+		p->mask[p->naddr++] = rte_cpu_to_be_32(UINT32_MAX << (32 - cp->addr[k].len));
 	}
 	p->gateway = cp->gateway.family == AF_INET ? cp->gateway.u.v4.s_addr : 0;
+	if (cp->gateway6.family == AF_INET6) {
+		memcpy(p->gw6, cp->gateway6.u.v6.s6_addr, 16);
+		p->has_gw6 = true;
+	}
+	if (p->naddr6) {
+		/* fe80::/64 + modified EUI-64 of our MAC (RFC 4291 2.5.1). */
+		const uint8_t *a = p->mac.addr_bytes;
+		uint8_t ll[16] = { 0xfe, 0x80, 0, 0, 0, 0, 0, 0, (uint8_t)(a[0] ^ 2), a[1], a[2],
+				   0xff, 0xfe, a[3], a[4], a[5] };
+		memcpy(p->ll6, ll, 16);
+		/* Solicited-node groups arrive as 33:33:ff:xx:xx:xx. */
+		if (rte_eth_allmulticast_enable(p->id) < 0 && rte_eth_promiscuous_get(p->id) != 1)
+			log_warn("%s: cannot receive all multicast: IPv6 neighbour discovery may fail",
+				 what);
+	}
 	{
 		struct rte_eth_link link;
 		memset(&link, 0, sizeof link);
@@ -561,11 +596,16 @@ static int map_ifaces(void)
 			struct dp_iface *f = &dp.iface[k];
 
 			f->realm = (uint16_t)r;
-			f->ip = l->ip.u.v4.s_addr;
+			f->family = (uint8_t)l->ip.family;
+			if (l->ip.family == AF_INET6)
+				memcpy(f->ip6, l->ip.u.v6.s6_addr, 16);
+			else
+				f->ip = l->ip.u.v4.s_addr;
 			f->udp = rte_cpu_to_be_16(l->port);
 			f->port = DP_NONE;
 			for (unsigned p = 0; p < dp.nports && f->port == DP_NONE; p++) {
-				if (l->ip.family == AF_INET && dp_port_owns(&dp.port[p], f->ip))
+				if (l->ip.family == AF_INET ? dp_port_owns(&dp.port[p], f->ip)
+							    : dp_port_owns6(&dp.port[p], f->ip6))
 					f->port = (uint16_t)p;
 			}
 			if (f->port == DP_NONE) {
@@ -580,6 +620,63 @@ static int map_ifaces(void)
 	return 0;
 }
 
+/* Each realm's relay range on the port owning its media address (the
+ * configuration makes sure there is one). */
+static int map_media(void)
+{
+	const struct sbc_config *cfg = dp.cfg;
+
+	dp.media = calloc(cfg->nrealms ? cfg->nrealms : 1, sizeof *dp.media);
+	if (!dp.media)
+		return -ENOMEM;
+	dp.nmedia = (unsigned)cfg->nrealms;
+	for (size_t r = 0; r < cfg->nrealms; r++) {
+		const struct sbc_media *m = &cfg->realms[r].media;
+		struct dp_media *md = &dp.media[r];
+
+		if (m->ip.family == AF_UNSPEC || m->port_last < m->port_first)
+			continue;
+		md->family = (uint8_t)m->ip.family;
+		if (m->ip.family == AF_INET6)
+			memcpy(md->ip6, m->ip.u.v6.s6_addr, 16);
+		else
+			md->ip = m->ip.u.v4.s_addr;
+		md->first = m->port_first;
+		md->last = m->port_last;
+		for (unsigned p = 0; p < dp.nports && !md->on; p++) {
+			if (m->ip.family == AF_INET ? dp_port_owns(&dp.port[p], md->ip)
+						    : dp_port_owns6(&dp.port[p], md->ip6)) {
+				md->port = (uint16_t)p;
+				md->on = true;
+			}
+		}
+	}
+	return 0;
+}
+
+static int media_rings(void)
+{
+	dp.queues = calloc(dp.nworkers, sizeof *dp.queues);
+	if (!dp.queues)
+		return -ENOMEM;
+	if (dp.nworkers < 2)
+		return 0;
+	dp.media_ring = calloc(dp.nworkers, sizeof *dp.media_ring);
+	if (!dp.media_ring)
+		return -ENOMEM;
+	for (unsigned w = 0; w < dp.nworkers; w++) {
+		char name[RTE_RING_NAMESIZE];
+
+		snprintf(name, sizeof name, "sbc_media_%u", w);
+		dp.media_ring[w] = rte_ring_create(name, DP_MEDIA_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
+		if (!dp.media_ring[w]) {
+			log_error("dpdk: cannot create ring %s: %s", name, rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int nbr_rings(void)
 {
 	if (dp.nworkers < 2)
@@ -591,7 +688,7 @@ static int nbr_rings(void)
 		char name[RTE_RING_NAMESIZE];
 
 		snprintf(name, sizeof name, "sbc_nbr_%u", w);
-		dp.nbr_ring[w] = rte_ring_create_elem(name, 12, DP_NBR_RING, SOCKET_ID_ANY,
+		dp.nbr_ring[w] = rte_ring_create_elem(name, DP_NBR_UPDATE_SIZE, DP_NBR_RING, SOCKET_ID_ANY,
 						      RING_F_SC_DEQ);
 		if (!dp.nbr_ring[w]) {
 			log_error("dpdk: cannot create ring %s: %s", name, rte_strerror(rte_errno));
@@ -629,6 +726,18 @@ static void dpdk_teardown(void)
 		rte_ring_free(dp.nbr_ring[w]);
 	free(dp.nbr_ring);
 	dp.nbr_ring = NULL;
+	for (unsigned w = 0; dp.media_ring && w < dp.nworkers; w++) {
+		struct rte_mbuf *m;
+		while (rte_ring_dequeue(dp.media_ring[w], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(dp.media_ring[w]);
+	}
+	free(dp.media_ring);
+	dp.media_ring = NULL;
+	free(dp.media);
+	dp.media = NULL;
+	free(dp.queues);
+	dp.queues = NULL;
 	free(dp.iface);
 	dp.iface = NULL;
 	for (unsigned s = 0; s < RTE_MAX_NUMA_NODES; s++) {
@@ -675,6 +784,10 @@ static int dpdk_setup(const struct sbc_config *cfg)
 		r = map_ifaces();
 	if (!r)
 		r = nbr_rings();
+	if (!r)
+		r = map_media();
+	if (!r)
+		r = media_rings();
 	if (r) {
 		log_error("dpdk: start-up failed");
 		dpdk_teardown();
@@ -696,6 +809,9 @@ static int dpdk_open(const struct sbc_config *cfg, unsigned id, struct io_queue 
 		return -ENOMEM;
 	q->id = id;
 	q->ip_id = (uint16_t)id;
+	q->ip6_id = id;
+	if (id < dp.nworkers)
+		dp.queues[id] = q;
 	q->icmp_tokens = 0;
 	snprintf(name, sizeof name, "sbc_frag_%u", id);
 	q->frag = rte_ip_frag_table_create(DP_FRAG_FLOWS / 4, 8, DP_FRAG_FLOWS,
@@ -724,6 +840,8 @@ static void dpdk_close(struct io_queue *q)
 
 	if (!q)
 		return;
+	if (q->id < dp.nworkers && dp.queues)
+		dp.queues[q->id] = NULL;
 	for (unsigned c = 0; c < DP_C__COUNT && used < sizeof line; c++) {
 		if (q->ctr[c])
 			used += (size_t)snprintf(line + used, sizeof line - used, "%s%s %llu",
@@ -793,6 +911,113 @@ static void flush_all(struct io_queue *q)
 	}
 }
 
+/* ---- media relay ports ------------------------------------------------------ */
+
+void dp_media_handoff(struct io_queue *q, unsigned owner, struct rte_mbuf *m)
+{
+	struct io_queue *o;
+
+	if (!dp.media_ring || rte_ring_mp_enqueue(dp.media_ring[owner], m) != 0) {
+		q->ctr[DP_C_MEDIA_HANDOFF_LOST]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	q->ctr[DP_C_MEDIA_HANDOFF]++;
+	/* The owner checks its ring after raising its flag and before it
+	 * sleeps (dpdk_wait), so either it sees the frame or we see the flag. */
+	o = dp.queues[owner];
+	if (o && o->npfd && __atomic_load_n(&o->sleeping, __ATOMIC_SEQ_CST)) {
+		uint64_t one = 1;
+		ssize_t r = write(o->pfd[0].fd, &one, sizeof one);
+		(void)r; /* EAGAIN: already signalled */
+	}
+}
+
+void dp_media_deliver(struct io_queue *q, struct rte_mbuf *m, uint32_t l4, uint16_t ulen,
+		      int family, const void *src_ip, const void *dst_ip, rte_be16_t sport,
+		      rte_be16_t dport, unsigned realm, struct io_pkt *out)
+{
+	uint32_t len = ulen - (uint32_t)sizeof(struct rte_udp_hdr);
+	const void *data = rte_pktmbuf_read(m, l4 + (uint32_t)sizeof(struct rte_udp_hdr), len,
+					    out->buf);
+
+	if (data && data != out->buf)
+		memcpy(out->buf, data, len);
+	out->len = data ? len : 0;
+	out->iface = IO_IFACE_MEDIA;
+	out->realm = (uint16_t)realm;
+	out->port = rte_be_to_cpu_16(dport);
+	memset(&out->src, 0, sizeof out->src);
+	memset(&out->dst, 0, sizeof out->dst);
+	if (family == AF_INET6) {
+		out->src.v6.sin6_family = out->dst.v6.sin6_family = AF_INET6;
+		memcpy(&out->src.v6.sin6_addr, src_ip, 16);
+		memcpy(&out->dst.v6.sin6_addr, dst_ip, 16);
+		out->src.v6.sin6_port = sport;
+		out->dst.v6.sin6_port = dport;
+	} else {
+		out->src.v4.sin_family = out->dst.v4.sin_family = AF_INET;
+		memcpy(&out->src.v4.sin_addr, src_ip, 4);
+		memcpy(&out->dst.v4.sin_addr, dst_ip, 4);
+		out->src.v4.sin_port = sport;
+		out->dst.v4.sin_port = dport;
+	}
+	q->ctr[DP_C_MEDIA_IN]++;
+	rte_pktmbuf_free(m);
+}
+
+/* Frames other workers received for our relay ports: already checked
+ * (headers, checksums, reassembly); l2_len/l3_len and the realm (hash.usr)
+ * were set by the receiver. */
+static unsigned media_drain(struct io_queue *q, struct io_pkt *pkts, unsigned n)
+{
+	struct rte_mbuf *mb[IO_BURST_MAX];
+	unsigned got;
+
+	if (!dp.media_ring || !n)
+		return 0;
+	got = rte_ring_sc_dequeue_burst(dp.media_ring[q->id], (void **)mb, n, NULL);
+	for (unsigned i = 0; i < got; i++) {
+		struct rte_mbuf *m = mb[i];
+		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+		uint32_t l4 = (uint32_t)m->l2_len + m->l3_len;
+		struct rte_udp_hdr uh;
+		const struct rte_udp_hdr *u = rte_pktmbuf_read(m, l4, sizeof uh, &uh);
+
+		if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+			const struct rte_ipv6_hdr *ip = (const struct rte_ipv6_hdr *)(eth + 1);
+			dp_media_deliver(q, m, l4, rte_be_to_cpu_16(u->dgram_len), AF_INET6,
+					 ip->src_addr, ip->dst_addr, u->src_port, u->dst_port,
+					 m->hash.usr, &pkts[i]);
+		} else {
+			const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+			dp_media_deliver(q, m, l4, rte_be_to_cpu_16(u->dgram_len), AF_INET,
+					 &ip->src_addr, &ip->dst_addr, u->src_port, u->dst_port,
+					 m->hash.usr, &pkts[i]);
+		}
+	}
+	return got;
+}
+
+/* Relay ports need no socket here: the data plane classifies every
+ * datagram to a realm's media address and range, and delivers it to the
+ * port's owner (io.h's "bookkeeping or no-op" case). */
+static int dpdk_media_open(struct io_queue *q, uint16_t realm, uint16_t port)
+{
+	(void)q;
+	if (realm >= dp.nmedia || !dp.media[realm].on || port < dp.media[realm].first ||
+	    port > dp.media[realm].last)
+		return -EINVAL;
+	return 0;
+}
+
+static void dpdk_media_close(struct io_queue *q, uint16_t realm, uint16_t port)
+{
+	(void)q;
+	(void)realm;
+	(void)port;
+}
+
 /* ---- the worker's side ------------------------------------------------------ */
 
 static inline void clock_update(struct io_queue *q)
@@ -812,6 +1037,7 @@ static __attribute__((noinline)) void queue_start(struct io_queue *q)
 	if (dp.power_saving)
 		(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* 1 us, not 50 */
 	clock_update(q);
+	q->icmp_tokens = DP_ICMP_RATE;
 	q->icmp_refill_ms = q->now_ms;
 	q->next_house_ms = q->now_ms + DP_HOUSEKEEPING_MS;
 	if (q->id == 0) {
@@ -859,8 +1085,10 @@ static inline bool frame_input(struct io_queue *q, const struct dp_port *p, stru
 	case RTE_BE16(RTE_ETHER_TYPE_ARP):
 		dp_arp_input(q, p, m);
 		return false;
+	case RTE_BE16(RTE_ETHER_TYPE_IPV6):
+		return dp_ipv6_input(q, p, m, out);
 	default:
-		dp_to_kernel(q, p, m); /* IPv6, LLDP, VLAN ...: the kernel decides */
+		dp_to_kernel(q, p, m); /* LLDP, VLAN ...: the kernel decides */
 		return false;
 	}
 }
@@ -876,6 +1104,8 @@ static unsigned dpdk_rx_burst(struct io_queue *q, struct io_pkt *pkts, unsigned 
 	clock_update(q);
 	if (n > IO_BURST_MAX)
 		n = IO_BURST_MAX;
+	got = media_drain(q, pkts, n);
+	busy = got > 0;
 	for (unsigned k = 0; k < dp.nports && got < n; k++) {
 		const struct dp_port *p = &dp.port[(q->rx_next + k) % dp.nports];
 		uint16_t nb = rte_eth_rx_burst(p->id, (uint16_t)q->id, mb, (uint16_t)(n - got));
@@ -949,12 +1179,20 @@ static int dpdk_wait(struct io_queue *q, int timeout_ms)
 		us = (uint64_t)timeout_ms * 1000;
 	ts.tv_sec = (time_t)(us / 1000000);
 	ts.tv_nsec = (long)(us % 1000000) * 1000;
+	/* Raise the flag, then look at the ring: a worker handing us a frame
+	 * after this sees the flag and writes our eventfd (no lost wake-up). */
+	__atomic_store_n(&q->sleeping, true, __ATOMIC_SEQ_CST);
+	if (dp.media_ring && rte_ring_count(dp.media_ring[q->id])) {
+		__atomic_store_n(&q->sleeping, false, __ATOMIC_RELAXED);
+		return 0;
+	}
 	if (q->npfd) {
 		if (ppoll(q->pfd, q->npfd, &ts, NULL) > 0)
 			q->idle = DP_IDLE_SPINS; /* woken by a peer: poll again soon */
 	} else {
 		(void)nanosleep(&ts, NULL);
 	}
+	__atomic_store_n(&q->sleeping, false, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -990,4 +1228,6 @@ const struct io_backend io_dpdk_backend = {
 	.wait = dpdk_wait,
 	.stats = dpdk_stats,
 	.watch = dpdk_watch,
+	.media_open = dpdk_media_open,
+	.media_close = dpdk_media_close,
 };

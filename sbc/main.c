@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include <sys/random.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "control.h"
@@ -199,6 +200,64 @@ static int daemon_wait(const sigset_t *set)
 	}
 }
 
+/* ---- descriptors ---------------------------------------------------------- *
+ * The socket backend opens one socket per media relay port in use, so the
+ * daemon may need as many descriptors as its port ranges have ports, plus
+ * the SIP sockets, epoll sets and eventfds of the workers and the control
+ * thread's. Raise the soft limit to the hard one (and the hard one too
+ * when we may: CAP_SYS_RESOURCE); say so when it still falls short, since
+ * calls beyond it get 503 (the relay cannot open their ports). */
+static uint64_t fds_wanted(const struct sbc_config *cfg, unsigned nworkers)
+{
+	uint64_t n = 64; /* stdio, logs, control thread, libraries */
+
+	for (size_t i = 0; i < cfg->nrealms; i++) {
+		const struct sbc_media *m = &cfg->realms[i].media;
+		n += (uint64_t)nworkers * (cfg->realms[i].nlisten + 1);
+		if (m->ip.family != AF_UNSPEC && m->port_last >= m->port_first)
+			n += (uint64_t)(m->port_last - m->port_first) + 1;
+	}
+	return n + 4u * nworkers; /* epoll set, eventfd per worker */
+}
+
+static void raise_fd_limit(const struct sbc_config *cfg, unsigned nworkers)
+{
+	uint64_t want = fds_wanted(cfg, nworkers);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		struct rlimit up = { .rlim_cur = want, .rlim_max = want };
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0) {
+			log_info("descriptor limit raised to %llu (media port ranges)",
+				 (unsigned long long)want);
+			return;
+		}
+	}
+	/* Soft to hard (an infinite hard limit is capped by fs.nr_open, so
+	 * ask for what we need then). The backend uses epoll, never select:
+	 * descriptors above 1024 are fine. */
+	if (rl.rlim_max == RLIM_INFINITY)
+		rl.rlim_cur = rl.rlim_cur > want ? rl.rlim_cur : want;
+	else
+		rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("setrlimit(RLIMIT_NOFILE, %llu): %s", (unsigned long long)rl.rlim_cur,
+			 strerror(errno));
+	(void)getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		log_warn("descriptor limit is %llu (hard %llu) but the media port ranges may need "
+			 "%llu: calls beyond it are refused with 503; raise it (ulimit -Hn, "
+			 "LimitNOFILE= in the systemd unit) or narrow media.ports",
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+			 (unsigned long long)want);
+	else
+		log_debug("descriptor limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
 /* ---- logging ------------------------------------------------------------ */
 
 static void log_listening(const struct sbc_config *cfg, unsigned nworkers, const char *backend)
@@ -253,6 +312,27 @@ static void log_summary(const struct daemon *d)
 			log_info("  proxy %s: %llu", proxy_counter_name((enum proxy_counter)k),
 				 (unsigned long long)pc[k]);
 	}
+	/* media: relayed and dropped, and what is still allocated (0 once
+	 * every call has ended: ports never leak) */
+	uint64_t mrx = 0, mfwd = 0, msess = 0, mports = 0;
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		const struct worker_media *m;
+		if (!d->workers[i])
+			continue;
+		m = &worker_metrics(d->workers[i])->media;
+		mrx += m->rx;
+		for (unsigned k = 0; k < MEDIA_PKT__COUNT; k++)
+			mfwd += m->fwd[k];
+		msess += m->sessions;
+		for (size_t r = 0; r < d->cfg->nrealms && r < SBC_MAX_REALMS; r++)
+			mports += m->ports_in_use[r];
+	}
+	if (mrx || msess || mports)
+		log_info("media: received %llu, relayed %llu, dropped %llu; at exit %llu sessions, "
+			 "%llu relay ports in use",
+			 (unsigned long long)mrx, (unsigned long long)mfwd,
+			 (unsigned long long)(mrx - mfwd), (unsigned long long)msess,
+			 (unsigned long long)mports);
 	for (unsigned e = 1; e < SIP_E__COUNT; e++) {
 		if (t.sip_err[e])
 			log_info("  sip error %s: %llu", sip_err_name((enum sip_err)e),
@@ -289,6 +369,7 @@ static int run(const struct sbc_config *cfg)
 
 	d.nworkers = sbc_config_workers(cfg);
 	atomic_init(&d.stop, false);
+	raise_fd_limit(cfg, d.nworkers);
 	r = daemon_prepare(&d);
 	if (!r)
 		r = daemon_control(&d);

@@ -24,6 +24,22 @@
  * tokens instead; requests to a binding token go to the address the
  * device's REGISTER really came from (NAT).
  *
+ * Media anchoring (lib/media, one struct media per shard): every SDP body
+ * of an offer/answer exchange is applied to the dialog's media session and
+ * rewritten (o=, c=, m=, a=rtcp) to the SBC's relay ports of the realm it
+ * goes to. Offers and answers are where SIP puts them: INVITE/18x/2xx/ACK
+ * (an offer in a response when the INVITE had none), PRACK, UPDATE,
+ * re-INVITE both ways; a response repeating the exchange's SDP is
+ * rewritten without changing anything. The INVITE's session waits in its
+ * proxy context until the first dialog adopts it; later early dialogs
+ * (downstream forks) get media_session_fork()s of it. A dialog's session
+ * lives in dlg->user (struct dmedia) and is freed with the dialog; the
+ * INVITE's when it fails. Requests with SDP the SBC cannot anchor are
+ * refused (400/488 per lib/sdp, 503 + Retry-After without ports, 491 in
+ * glare); a response or ACK with such SDP has its body removed, counted,
+ * and a call it would have confirmed is ended with BYEs. Bodies outside
+ * offer/answer (OPTIONS, MESSAGE ...) only have their addresses hidden.
+ *
  * Targets are literal addresses (next hops may be names in the config only
  * if they are IPs today; DNS resolution belongs to the control plane and is
  * not there yet): a Request-URI or Route with a host name gets 404 with a
@@ -40,6 +56,7 @@
 #include "hash.h"
 #include "pool.h"
 #include "callid.h"
+#include "media.h"
 #include "reg.h"
 #include "sdp.h"
 #include "token.h"
@@ -50,12 +67,46 @@
 #define RS_MAX 1024u /* a route set as text */
 #define MAX_BINDINGS 16384u
 #define MAX_CONTACTS 8u /* per REGISTER */
+#define DM_TIMER_TAG 0x50000u /* a dialog's media inactivity check */
 
 /* Headers that name equipment or hosts of the other realm: removed when
  * hiding (Via, Route, Record-Route and Contact are rewritten instead). */
 static const enum sip_hdr_id hide_headers[] = {
 	SIP_H_SERVER, SIP_H_USER_AGENT, SIP_H_WARNING, SIP_H_PATH, SIP_H_ERROR_INFO,
 	SIP_H_CALL_INFO, SIP_H_P_PREFERRED_IDENTITY,
+};
+
+/* What a message's SDP body gets (media anchoring). */
+enum mop_mode {
+	MOP_NONE = 0,   /* untouched: no SDP, or not ours to change */
+	MOP_PASS,       /* SDP outside offer/answer: addresses hidden only */
+	MOP_APPLY,      /* media_sdp(side, kind) on the session, then rewrite */
+	MOP_REPEAT,     /* repeats the last exchange: rewrite, change nothing */
+	MOP_CACHED,     /* p->rw already holds this message's rewrite */
+	MOP_STRIP,      /* body removed (SDP we could not anchor) */
+};
+
+struct mop {
+	uint8_t mode;                   /* enum mop_mode */
+	uint8_t side;                   /* enum media_side the body comes from */
+	uint8_t kind;                   /* enum media_sdp_kind */
+	bool dlg;                       /* the session of the message's dialog
+					   (found again), else the context's */
+};
+
+struct pctx;
+
+/* A dialog's media (dlg->user, INVITE dialogs): its session and the
+ * inactivity check. */
+struct dmedia {
+	struct media_session *ms;       /* NULL: none could be had */
+	struct dlg *d;
+	struct pctx *x;                 /* the INVITE context whose session this
+					   is (adopted), while it lives */
+	struct wheel_timer t_idle;
+	uint32_t timeout_ms;            /* 0: no inactivity timeout */
+	uint32_t offer_cseq;            /* INVITE whose response made an offer */
+	bool resp_offer;                /* ... valid */
 };
 
 struct realm_info {
@@ -96,6 +147,12 @@ struct pctx {
 	uint8_t nearly;
 	uint8_t early_len[MAX_EARLY];
 	char early_tag[MAX_EARLY][TAG_MAX_LEN]; /* To-tags of our early dialogs */
+	/* media anchoring */
+	struct media_session *ms;       /* the INVITE's session (its offer) */
+	struct dmedia *ms_owner;        /* the dialog that adopted ms, or NULL */
+	bool ms_adopted;                /* ms belongs to a dialog now */
+	bool offer;                     /* the request carried an SDP offer */
+	struct mop mop;                 /* what the request's body gets */
 };
 
 struct proxy {
@@ -117,6 +174,11 @@ struct proxy {
 	char rs[2][RS_MAX];             /* scratch for route sets */
 	struct sdp sdp;                 /* scratch: a body being rewritten */
 	char sdpbuf[SDP_MAX_BODY + 512];
+	/* media anchoring */
+	struct media *media;            /* NULL: the backend cannot relay */
+	struct pool *dm_pool;           /* struct dmedia */
+	bool port_failed;               /* a relay port did not open (hook) */
+	struct sdp_rewrite rw;          /* scratch: the body's media rewrite */
 };
 
 static const char *const ctr_names[] = {
@@ -126,6 +188,15 @@ static const char *const ctr_names[] = {
 };
 
 static int orig_call_id(struct proxy *p, const struct sip_msg *m, sip_str_t *cid);
+/* media anchoring (section below the dialogs) */
+static void dlg_end(struct proxy *p, struct dlg *d);
+static void media_ctx_free(struct proxy *p, struct pctx *x);
+static void media_dialog_new(struct proxy *p, struct pctx *x, struct dlg *d);
+static void media_dialog_confirmed(struct proxy *p, struct dlg *d);
+static void media_final(struct proxy *p, struct pctx *x, const struct sip_msg *m, uint16_t status);
+static int edit_body(struct proxy *p, struct pctx *x, const struct sip_msg *m, const struct mop *op,
+		     uint16_t to, bool hidden);
+static void send_bye(struct proxy *p, struct dlg *d, int side, uint16_t cause, const char *why);
 
 const char *proxy_counter_name(enum proxy_counter c)
 {
@@ -135,6 +206,11 @@ const char *proxy_counter_name(enum proxy_counter c)
 const uint64_t *proxy_counters(const struct proxy *p)
 {
 	return p->ctr;
+}
+
+struct media *proxy_media(struct proxy *p)
+{
+	return p->media;
 }
 
 uint32_t proxy_bindings(const struct proxy *p)
@@ -275,7 +351,7 @@ static void early_forget(struct proxy *p, struct pctx *x, bool destroy_early)
 		struct dlg *d = dlg_find(p->dlg, cid, ftag,
 					 (sip_str_t){ x->early_tag[i], x->early_len[i] });
 		if (d && d->state == DLG_EARLY && destroy_early)
-			dlg_destroy(p->dlg, d);
+			dlg_end(p, d);
 	}
 	x->nearly = 0;
 }
@@ -284,6 +360,7 @@ static void ctx_maybe_free(struct proxy *p, struct pctx *x)
 {
 	if (x->s || x->c)
 		return;
+	media_ctx_free(p, x);
 	pool_put(p->ctx_pool, x);
 }
 
@@ -690,33 +767,6 @@ static int edit_hide_headers(struct proxy *p, uint16_t from, uint16_t to)
 	return 0;
 }
 
-/* The o= address names the host that made the offer: towards a hidden
- * realm it becomes the SBC's media address of that realm (the c= and m=
- * lines are media anchoring's, lib/media). A body that is not SDP we can
- * parse is left alone and counted: the call is not ours to break. */
-static int edit_sdp_origin(struct proxy *p, const struct sip_msg *m, uint16_t realm)
-{
-	const struct sip_hdr *ct = sip_hdr_first(m, SIP_H_CONTENT_TYPE);
-	struct sip_ctype c;
-	sip_str_t body = sip_msg_body(m);
-	if (!ct || !body.len || sip_ctype_parse(ct->value, &c) < 0 ||
-	    !sip_str_caseeq_lit(c.type, "application") || !sip_str_caseeq_lit(c.subtype, "sdp"))
-		return 0;
-	if (sdp_parse(&p->sdp, body.p, body.len) != SDP_E_OK) {
-		p->ctr[PROXY_C_SDP_UNPARSED]++;
-		return 0;
-	}
-	const struct sbc_ip *ip = &p->env.cfg->realms[realm].media.ip;
-	struct sdp_rewrite rw;
-	memset(&rw, 0, sizeof(rw));
-	rw.origin.addr = (sip_str_t){ ip->text, (uint32_t)strlen(ip->text) };
-	rw.origin.type = ip->family == AF_INET6 ? SDP_AT_IP6 : SDP_AT_IP4;
-	int n = sdp_rewrite(&p->sdp, &rw, p->sdpbuf, sizeof(p->sdpbuf));
-	if (n < 0)
-		return n;
-	return sip_edit_set_body(&p->ed, (sip_str_t){ p->sdpbuf, (uint32_t)n });
-}
-
 /* A request into a hidden realm: our Via only, no Route/Record-Route of the
  * other side (the dialog's own route set instead, in dialog), tokens for
  * Contacts, equipment headers gone. */
@@ -747,7 +797,7 @@ static int build_hidden(struct proxy *p, struct pctx *x, const struct sip_msg *m
 	    edit_hide_headers(p, x->in.realm, x->out_realm) < 0)
 		return -ENOSPC;
 	int r = edit_contacts(p, x, m, x->out_realm, cid);
-	if (r < 0 || (r = edit_sdp_origin(p, m, x->out_realm)) < 0)
+	if (r < 0 || (r = edit_body(p, x, m, &x->mop, x->out_realm, true)) < 0)
 		return r;
 	return sip_edit_serialize(e, p->out, sizeof(p->out));
 }
@@ -767,6 +817,9 @@ static int build_forward(struct proxy *p, struct pctx *x, const struct sip_msg *
 	    edit_via_rr(p, &p->ed, m, x->out_realm, x->in.realm, branch,
 			x->record_route && x->method != SIP_M_ACK) < 0)
 		return -EINVAL;
+	int r = edit_body(p, x, m, &x->mop, x->out_realm, false); /* media anchoring */
+	if (r < 0)
+		return r;
 	return sip_edit_serialize(&p->ed, p->out, sizeof(p->out));
 }
 
@@ -878,6 +931,7 @@ static bool may_failover(const struct pctx *x, uint16_t status)
 /* No (more) targets: tell upstream why. */
 static void answer_exhausted(struct proxy *p, struct pctx *x, uint16_t status)
 {
+	media_final(p, x, NULL, status); /* no answer will come */
 	if (!x->s || x->upstream_final)
 		return;
 	x->upstream_final = true;
@@ -1022,6 +1076,7 @@ static void track_dialog(struct proxy *p, struct pctx *x, struct txn_client *c, 
 			return;
 		}
 		dlg_fill(p, d, x, &p->req, resp, c);
+		media_dialog_new(p, x, d);
 		if (x->nearly < MAX_EARLY) {
 			memcpy(x->early_tag[x->nearly], to.tag.p, to.tag.len);
 			x->early_len[x->nearly++] = (uint8_t)to.tag.len;
@@ -1030,6 +1085,7 @@ static void track_dialog(struct proxy *p, struct pctx *x, struct txn_client *c, 
 	if (resp->status < 200)
 		return;
 	dlg_confirm(p->dlg, d, now_ms(p));
+	media_dialog_confirmed(p, d);
 	if (d->usage == SIP_M_SUBSCRIBE) {
 		uint32_t exp = 3600;
 		if (sip_msg_expires(resp, &exp) <= 0)
@@ -1053,7 +1109,7 @@ static void note_subscription_state(struct proxy *p, struct dlg *d, const struct
 	while (state.len && (state.p[state.len - 1] == ' ' || state.p[state.len - 1] == '\t'))
 		state.len--;
 	if (sip_str_caseeq_lit(state, "terminated")) {
-		dlg_destroy(p->dlg, d);
+		dlg_end(p, d);
 		return;
 	}
 	sip_str_t params = { state.p + state.len, ss->value.len - state.len };
@@ -1098,7 +1154,470 @@ static void on_final_in_dialog(struct proxy *p, struct pctx *x)
 		return;
 	struct dlg *d = find_dialog(p, &p->req, NULL);
 	if (d)
-		dlg_destroy(p->dlg, d);
+		dlg_end(p, d);
+}
+
+/* ---- media anchoring -------------------------------------------------------------- */
+
+/* lib/media's hook: a relay port of this shard was taken or given back. */
+static void on_media_port(void *ctx, uint32_t realm, uint16_t port, bool in_use)
+{
+	struct proxy *p = ctx;
+	if (p->env.media_port(p->env.ctx, (uint16_t)realm, port, in_use) < 0 && in_use) {
+		p->port_failed = true;
+		p->ctr[PROXY_C_MEDIA_PORT_FAILED]++;
+	}
+}
+
+/* m's body when it is SDP: 1 parsed into p->sdp (not yet sdp_check'ed),
+ * 0 no body or another type, -1 SDP that does not parse (*err). */
+static int sdp_body(struct proxy *p, const struct sip_msg *m, enum sdp_err *err)
+{
+	const struct sip_hdr *ct = sip_hdr_first(m, SIP_H_CONTENT_TYPE);
+	struct sip_ctype c;
+	sip_str_t body = sip_msg_body(m);
+	if (!ct || !body.len || sip_ctype_parse(ct->value, &c) < 0 ||
+	    !sip_str_caseeq_lit(c.type, "application") || !sip_str_caseeq_lit(c.subtype, "sdp"))
+		return 0;
+	*err = sdp_parse(&p->sdp, body.p, body.len);
+	return *err == SDP_E_OK ? 1 : -1;
+}
+
+static struct sdp_addr media_addr(const struct proxy *p, uint16_t realm)
+{
+	const struct sbc_ip *ip = &p->env.cfg->realms[realm].media.ip;
+	return (struct sdp_addr){ { ip->text, (uint32_t)strlen(ip->text) },
+				  ip->family == AF_INET6 ? SDP_AT_IP6 : SDP_AT_IP4 };
+}
+
+/* media_sdp() with the hook's verdict: an offer whose ports did not all
+ * open is rolled back (closing those that did) and refused like an
+ * exhausted pool. */
+static int media_apply(struct proxy *p, struct media_session *ms, unsigned side, unsigned kind)
+{
+	p->port_failed = false;
+	int r = media_sdp(p->media, ms, (enum media_side)side, (enum media_sdp_kind)kind, &p->sdp,
+			  now_ms(p), &p->rw);
+	if (r == 0 && p->port_failed) {
+		media_sdp_reject(p->media, ms);
+		r = -ENOSPC;
+	}
+	return r;
+}
+
+/* A body that repeats what side already said (a 2xx repeating the offer of
+ * a reliable 18x that PRACK answered): its rewrite, the session unchanged
+ * (applied as an offer, then rolled back). */
+static int media_repeat(struct proxy *p, struct media_session *ms, unsigned side)
+{
+	if (media_sdp_offer_side(ms) >= 0)
+		return -EBUSY;
+	int r = media_apply(p, ms, side, MEDIA_OFFER);
+	if (r == 0)
+		media_sdp_reject(p->media, ms);
+	return r;
+}
+
+/* Inactivity timeout of a call between realms a and b: the shorter of
+ * their non-zero timeouts. */
+static uint32_t media_timeout_ms(const struct proxy *p, uint16_t a, uint16_t b)
+{
+	uint32_t ta = p->env.cfg->realms[a].media.timeout_s, tb = p->env.cfg->realms[b].media.timeout_s;
+	uint32_t t = ta && tb ? (ta < tb ? ta : tb) : (ta ? ta : tb);
+	return t * 1000u;
+}
+
+static struct dmedia *dm_new(struct proxy *p, struct dlg *d)
+{
+	struct dmedia *dm = pool_get(p->dm_pool);
+	if (!dm)
+		return NULL;
+	memset(dm, 0, sizeof(*dm));
+	dm->d = d;
+	wheel_timer_init(&dm->t_idle, DM_TIMER_TAG);
+	dm->timeout_ms = media_timeout_ms(p, d->side[0].realm, d->side[1].realm);
+	d->user = dm;
+	return dm;
+}
+
+/* The media of an INVITE dialog, made on first use (a dialog tracked
+ * before its session could be had); NULL without anchoring. */
+static struct dmedia *dm_of(struct proxy *p, struct dlg *d)
+{
+	struct dmedia *dm = d->user;
+	if (!p->media || d->usage != SIP_M_INVITE)
+		return NULL;
+	if (!dm && !(dm = dm_new(p, d)))
+		return NULL;
+	if (!dm->ms)
+		dm->ms = media_session_new(p->media, d->side[0].realm, d->side[1].realm, now_ms(p));
+	return dm;
+}
+
+/* A new early dialog of x's INVITE: it adopts the INVITE's session, or a
+ * fork of it (the same offer reached another UAS), or, after an INVITE
+ * without SDP, a session of its own that its response will offer on. */
+static void media_dialog_new(struct proxy *p, struct pctx *x, struct dlg *d)
+{
+	struct dmedia *dm;
+	if (!p->media || d->usage != SIP_M_INVITE || !(dm = dm_new(p, d)))
+		return;
+	if (x->ms && !x->ms_adopted) {
+		dm->ms = x->ms;
+		dm->x = x;
+		x->ms_owner = dm;
+		x->ms_adopted = true;
+		return;
+	}
+	if (x->ms && x->offer) {
+		p->port_failed = false;
+		dm->ms = media_session_fork(p->media, x->ms, now_ms(p));
+		if (dm->ms && p->port_failed) {
+			media_session_free(p->media, dm->ms);
+			dm->ms = NULL;
+		}
+		return;
+	}
+	dm->ms = media_session_new(p->media, x->in.realm, x->out_realm, now_ms(p));
+}
+
+/* The 2xx confirmed d: its session owns what forks shared; RTP must flow
+ * from now on or the inactivity check ends the call. */
+static void media_dialog_confirmed(struct proxy *p, struct dlg *d)
+{
+	struct dmedia *dm = d->user;
+	if (!dm || !dm->ms || d->usage != SIP_M_INVITE)
+		return;
+	media_session_confirm(p->media, dm->ms);
+	if (dm->timeout_ms && !wheel_timer_armed(&dm->t_idle))
+		wheel_add_in(p->env.wheel, &dm->t_idle, dm->timeout_ms);
+}
+
+/* Every dialog ends here: its media goes with it. */
+static void dlg_end(struct proxy *p, struct dlg *d)
+{
+	struct dmedia *dm = d->user;
+	if (dm) {
+		wheel_cancel(p->env.wheel, &dm->t_idle);
+		media_session_free(p->media, dm->ms);
+		if (dm->x) {
+			/* the INVITE's session is gone: later forks start anew */
+			dm->x->ms = NULL;
+			dm->x->ms_owner = NULL;
+		}
+		pool_put(p->dm_pool, dm);
+		d->user = NULL;
+	}
+	dlg_destroy(p->dlg, d);
+}
+
+/* The INVITE's own session when no dialog took it (the call failed, or
+ * its context ends). */
+static void media_ctx_free(struct proxy *p, struct pctx *x)
+{
+	if (x->ms_owner) {
+		x->ms_owner->x = NULL;
+		x->ms_owner = NULL;
+	}
+	if (x->ms && !x->ms_adopted)
+		media_session_free(p->media, x->ms);
+	x->ms = NULL;
+}
+
+static struct media_session *dlg_session(struct proxy *p, const struct sip_msg *m, int *side)
+{
+	struct dlg *d = find_dialog(p, m, side);
+	struct dmedia *dm = d ? dm_of(p, d) : NULL;
+	return dm ? dm->ms : NULL;
+}
+
+/* The media decision for request m of x (before it is forwarded), in
+ * x->mop; an offer or answer is applied now so that its failure can be
+ * answered. Returns 0, or the status to answer with *reason (*retry:
+ * with Retry-After). */
+static uint16_t media_request(struct proxy *p, struct pctx *x, const struct sip_msg *m,
+			      const char **reason, bool *retry)
+{
+	enum sdp_err e = SDP_E_OK;
+	struct media_session *ms;
+	int side = 0, b = sdp_body(p, m, &e);
+	unsigned kind = MEDIA_OFFER;
+	memset(&x->mop, 0, sizeof(x->mop));
+	if (b == 0)
+		return 0;
+	if (!p->media) {
+		/* no relay: o= hidden as before anchoring; unparseable: as is */
+		x->mop.mode = b > 0 ? MOP_PASS : MOP_NONE;
+		if (b < 0)
+			p->ctr[PROXY_C_SDP_UNPARSED]++;
+		return 0;
+	}
+	bool initial = x->record_route && m->method == SIP_M_INVITE;
+	bool oa = initial || (x->in_dialog && (m->method == SIP_M_INVITE || m->method == SIP_M_UPDATE ||
+					       m->method == SIP_M_PRACK));
+	if (b > 0 && !oa) {
+		x->mop.mode = MOP_PASS; /* OPTIONS, MESSAGE, INFO ...: not offer/answer */
+		return 0;
+	}
+	if (b < 0 || (e = sdp_check(&p->sdp)) != SDP_E_OK) {
+		p->ctr[PROXY_C_SDP_REJECTED]++;
+		*reason = sdp_err_reason(e);
+		return sdp_err_status(e);
+	}
+	if (initial) {
+		ms = x->ms = media_session_new(p->media, x->in.realm, x->out_realm, now_ms(p));
+	} else {
+		ms = dlg_session(p, m, &side);
+		x->mop.dlg = true;
+		if (ms && m->method == SIP_M_PRACK && media_sdp_offer_side(ms) == !side)
+			kind = MEDIA_ANSWER;
+	}
+	if (!ms) {
+		p->ctr[PROXY_C_MEDIA_NO_PORTS]++;
+		*reason = "Service Unavailable - no media session";
+		*retry = true;
+		return 503;
+	}
+	int r = media_apply(p, ms, (unsigned)side, kind);
+	if (r < 0) {
+		if (initial)
+			media_ctx_free(p, x);
+		switch (r) {
+		case -ENOSPC:
+			p->ctr[PROXY_C_MEDIA_NO_PORTS]++;
+			*reason = "Service Unavailable - no media ports";
+			*retry = true;
+			return 503;
+		case -EBUSY:
+			p->ctr[PROXY_C_MEDIA_GLARE]++;
+			*reason = "Request Pending";
+			return 491;
+		case -EPROTO:
+			p->ctr[PROXY_C_SDP_REJECTED]++;
+			*reason = "Not Acceptable Here - SDP does not answer the offer";
+			return 488;
+		default:
+			*reason = "Server Internal Error - media";
+			return 500;
+		}
+	}
+	x->offer = kind == MEDIA_OFFER;
+	x->mop.mode = MOP_CACHED; /* p->rw; MOP_APPLY for later builds */
+	x->mop.side = (uint8_t)side;
+	x->mop.kind = (uint8_t)kind;
+	return 0;
+}
+
+/* The media decision for a response m to x's request: applied now, the
+ * rewrite left in p->rw (op->mode MOP_CACHED). Returns a confirmed dialog
+ * whose SDP could not be anchored: the caller ends it once the response
+ * is relayed (without its body). */
+static struct dlg *media_response(struct proxy *p, struct pctx *x, const struct sip_msg *m,
+				  struct mop *op)
+{
+	enum sdp_err e = SDP_E_OK;
+	int b = sdp_body(p, m, &e), q = 0;
+	bool invite = x->method == SIP_M_INVITE, initial = invite && x->record_route;
+	memset(op, 0, sizeof(*op));
+	if (b == 0)
+		return NULL;
+	if (!p->media || m->status >= 300 || (!initial && !x->in_dialog)) {
+		/* no relay, an error response, no dialog: not offer/answer */
+		op->mode = b > 0 ? MOP_PASS : MOP_NONE;
+		if (b < 0)
+			p->ctr[PROXY_C_SDP_UNPARSED]++;
+		return NULL;
+	}
+	struct dlg *d = find_dialog(p, m, &q);
+	struct dmedia *dm = d ? dm_of(p, d) : NULL;
+	struct media_session *ms = dm ? dm->ms : NULL;
+	if (!d && initial) {
+		/* an untracked dialog (table full): the INVITE's own session */
+		q = 0;
+		if (!x->ms && !x->ms_adopted)
+			x->ms = media_session_new(p->media, x->in.realm, x->out_realm, now_ms(p));
+		ms = x->ms_adopted ? NULL : x->ms;
+	}
+	struct dlg *doomed = m->status >= 200 && m->status < 300 && d && invite ? d : NULL;
+	op->mode = MOP_STRIP;
+	if (b < 0 || !ms || sdp_check(&p->sdp) != SDP_E_OK) {
+		p->ctr[PROXY_C_MEDIA_BAD_RESPONSE]++;
+		return doomed;
+	}
+	unsigned r_side = (unsigned)!q, kind = MEDIA_ANSWER;
+	int pend = media_sdp_offer_side(ms), r;
+	struct sip_cseq cs = { 0 };
+	(void)sip_msg_cseq(m, &cs);
+	bool repeat = false;
+	if (pend == q) {
+		kind = MEDIA_ANSWER;            /* the request's offer */
+	} else if (pend == (int)r_side) {
+		kind = MEDIA_OFFER;             /* its own pending offer again */
+	} else if (!invite) {
+		p->ctr[PROXY_C_MEDIA_BAD_RESPONSE]++; /* SDP in a 2xx to PRACK/UPDATE */
+		return NULL;                    /* without an offer: not ours */
+	} else if (!media_sdp_answered(ms) || (!x->offer && !(dm && dm->resp_offer &&
+							      dm->offer_cseq == cs.seq))) {
+		kind = MEDIA_OFFER;             /* an INVITE without SDP: offer here */
+	} else {
+		repeat = !x->offer;             /* the exchange done, its SDP again */
+	}
+	if (repeat) {
+		r = media_repeat(p, ms, r_side);
+	} else {
+		r = media_apply(p, ms, r_side, kind);
+		if (r == -EPROTO && kind == MEDIA_ANSWER && pend < 0)
+			r = media_repeat(p, ms, r_side); /* e.g. the offer of an 18x again */
+	}
+	if (r < 0) {
+		p->ctr[PROXY_C_MEDIA_BAD_RESPONSE]++;
+		return doomed;
+	}
+	if (kind == MEDIA_OFFER && !repeat && dm && invite) {
+		dm->resp_offer = true;
+		dm->offer_cseq = cs.seq;
+	}
+	op->mode = MOP_CACHED;
+	return NULL;
+}
+
+/* After the final response to x's request was relayed: a failed INVITE
+ * gives its session back; a refused re-offer is rolled back. */
+static void media_final(struct proxy *p, struct pctx *x, const struct sip_msg *m, uint16_t status)
+{
+	if (!p->media || status < 200)
+		return;
+	if (x->record_route && x->method == SIP_M_INVITE) {
+		if (status >= 300)
+			media_ctx_free(p, x);
+		return;
+	}
+	if (!x->offer || (m && status < 300 && sip_msg_body(m).len))
+		return;
+	/* non-2xx (or a 2xx without the answer) to an offer: roll it back */
+	int q;
+	struct media_session *ms = m ? dlg_session(p, m, &q) : NULL;
+	if (!ms && x->s) {
+		const struct sip_msg *req = stored_request(p, x);
+		ms = req ? dlg_session(p, req, &q) : NULL;
+	}
+	if (ms && media_sdp_offer_side(ms) == q)
+		media_sdp_reject(p->media, ms);
+	x->offer = false;
+}
+
+/* A 2xx ACK's body: the answer to an offer made in the 2xx. */
+static struct dlg *media_ack(struct proxy *p, const struct sip_msg *m, struct mop *op)
+{
+	enum sdp_err e = SDP_E_OK;
+	int b = sdp_body(p, m, &e), q = 0;
+	memset(op, 0, sizeof(*op));
+	if (b == 0)
+		return NULL;
+	if (!p->media) {
+		op->mode = b > 0 ? MOP_PASS : MOP_NONE;
+		return NULL;
+	}
+	struct dlg *d = find_dialog(p, m, &q);
+	struct dmedia *dm = d ? dm_of(p, d) : NULL;
+	/* an answer was due (the 2xx offered): an unusable one ends the call */
+	bool due = dm && dm->ms && media_sdp_offer_side(dm->ms) == !q;
+	op->mode = MOP_STRIP;
+	/* not due: a retransmission repeating the answer (the lib re-applies
+	 * the last answer of the same side), else SDP where none belongs,
+	 * which is only dropped */
+	if (b < 0 || !dm || !dm->ms || sdp_check(&p->sdp) != SDP_E_OK ||
+	    media_apply(p, dm->ms, (unsigned)q, MEDIA_ANSWER) < 0) {
+		p->ctr[PROXY_C_MEDIA_BAD_RESPONSE]++;
+		return due ? d : NULL;
+	}
+	op->mode = MOP_CACHED;
+	return NULL;
+}
+
+/* A call whose media cannot be anchored, or that went silent: BYE both
+ * ways (RFC 3326 Reason) and forget it. */
+static void media_end_call(struct proxy *p, struct dlg *d, uint16_t cause, const char *why)
+{
+	if (d->state == DLG_CONFIRMED && d->can_end) {
+		send_bye(p, d, 1, cause, why);
+		send_bye(p, d, 0, cause, why);
+	}
+	dlg_end(p, d);
+}
+
+static void media_idle_fire(struct proxy *p, struct wheel_timer *t)
+{
+	struct dmedia *dm = sbc_container_of(t, struct dmedia, t_idle);
+	struct dlg *d = dm->d;
+	if (!dm->ms || !dm->timeout_ms || d->state != DLG_CONFIRMED)
+		return;
+	/* On hold RTP may stop (RFC 3264 8.4): the SIP session timer is the
+	 * judge then; look again one timeout later. */
+	if (media_session_on_hold(p->media, dm->ms)) {
+		wheel_add_in(p->env.wheel, t, dm->timeout_ms);
+		return;
+	}
+	uint64_t idle = media_session_idle_ms(p->media, dm->ms, now_ms(p));
+	if (idle < dm->timeout_ms) {
+		wheel_add_in(p->env.wheel, t, dm->timeout_ms - idle);
+		return;
+	}
+	p->ctr[PROXY_C_MEDIA_TIMEOUTS]++;
+	media_end_call(p, d, 408, "Media timeout");
+}
+
+/* An SDP body outside offer/answer, towards a hidden realm: o= (and, when
+ * media is anchored, c=) name the SBC's media address there; ICE
+ * candidates go. Ports are not relay ports: left alone. */
+static int sdp_pass_rewrite(struct proxy *p, uint16_t to)
+{
+	struct sdp_addr a = media_addr(p, to);
+	memset(&p->rw, 0, sizeof(p->rw));
+	p->rw.origin = a;
+	if (p->media) {
+		p->rw.flags = SDP_RW_STRIP_CANDIDATES | SDP_RW_RTCP_DROP_ADDR;
+		if (p->sdp.conn.present && !p->sdp.conn.unspec)
+			p->rw.conn = a;
+		for (unsigned i = 0; i < p->sdp.nmedia; i++)
+			if (p->sdp.media[i].conn.present && !p->sdp.media[i].conn.unspec)
+				p->rw.media[i].conn = a;
+	}
+	return 0;
+}
+
+/* m's body as it leaves towards realm `to` (p->ed is set up on m). */
+static int edit_body(struct proxy *p, struct pctx *x, const struct sip_msg *m, const struct mop *op,
+		     uint16_t to, bool hidden)
+{
+	enum sdp_err e;
+	int side, r = 0;
+	if (op->mode == MOP_NONE || (op->mode == MOP_PASS && !hidden))
+		return 0;
+	if (op->mode == MOP_STRIP)
+		return sip_edit_delete_all(&p->ed, SIP_H_CONTENT_TYPE) < 0 ||
+			       sip_edit_set_body(&p->ed, SIP_STR_NULL) < 0 ? -ENOSPC : 0;
+	if (sdp_body(p, m, &e) <= 0) {
+		p->ctr[PROXY_C_SDP_UNPARSED]++;
+		return op->mode == MOP_PASS ? 0 : -EINVAL;
+	}
+	if (op->mode == MOP_PASS) {
+		r = sdp_pass_rewrite(p, to);
+	} else if (op->mode == MOP_APPLY || op->mode == MOP_REPEAT) {
+		/* a rebuild (next-hop failover): the same offer again, which
+		 * keeps its ports (lib/media: a repeated pending offer) */
+		struct media_session *ms = op->dlg ? dlg_session(p, m, &side) : (x ? x->ms : NULL);
+		if (!ms)
+			return -EINVAL;
+		r = op->mode == MOP_APPLY ? media_apply(p, ms, op->side, op->kind)
+					  : media_repeat(p, ms, op->side);
+	}
+	if (r < 0)
+		return r;
+	int n = sdp_rewrite(&p->sdp, &p->rw, p->sdpbuf, sizeof(p->sdpbuf));
+	if (n < 0)
+		return n;
+	return sip_edit_set_body(&p->ed, (sip_str_t){ p->sdpbuf, (uint32_t)n });
 }
 
 /* ---- responses ------------------------------------------------------------------ */
@@ -1182,12 +1701,16 @@ static int edit_reg_contacts(struct proxy *p, struct pctx *x, const struct sip_m
 
 /* Our Via off; hidden: the stored request's Via stack back on, Record-Route
  * off, Contacts tokenised (or restored for REGISTER), equipment headers. */
-static int build_response(struct proxy *p, struct pctx *x, const struct sip_msg *m)
+static int build_response(struct proxy *p, struct pctx *x, const struct sip_msg *m,
+			  const struct mop *op)
 {
 	struct sip_editor *e = &p->ed;
 	if (!x->hidden) {
 		sip_edit_init(e, m);
-		return edit_pop_via(e, m) < 0 ? -EINVAL : sip_edit_serialize(e, p->out, sizeof(p->out));
+		if (edit_pop_via(e, m) < 0)
+			return -EINVAL;
+		int r = edit_body(p, x, m, op, x->in.realm, false); /* media anchoring */
+		return r < 0 ? r : sip_edit_serialize(e, p->out, sizeof(p->out));
 	}
 	const struct sip_msg *req = x->s ? stored_request(p, x) : NULL;
 	const struct sip_hdr *fv = sip_hdr_first(m, SIP_H_VIA);
@@ -1205,14 +1728,15 @@ static int build_response(struct proxy *p, struct pctx *x, const struct sip_msg 
 		return -ENOSPC;
 	int r = x->reg ? (m->status >= 200 && m->status < 300 ? edit_reg_contacts(p, x, m) : 0)
 		       : edit_contacts(p, NULL, m, x->in.realm, cid);
-	if (r < 0 || (r = edit_sdp_origin(p, m, x->in.realm)) < 0)
+	if (r < 0 || (r = edit_body(p, x, m, op, x->in.realm, true)) < 0)
 		return r;
 	return sip_edit_serialize(e, p->out, sizeof(p->out));
 }
 
-static void relay_response(struct proxy *p, struct pctx *x, const struct sip_msg *m)
+static void relay_response(struct proxy *p, struct pctx *x, const struct sip_msg *m,
+			   const struct mop *op)
 {
-	int n = build_response(p, x, m);
+	int n = build_response(p, x, m, op);
 	if (n < 0) {
 		p->ctr[PROXY_C_BUILD_FAILED]++;
 		return;
@@ -1238,10 +1762,12 @@ static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m
 		p->ctr[PROXY_C_ABSORBED]++; /* our own BYE / CANCEL: nothing above */
 		return;
 	}
+	struct mop op;
 	if (m->status < 200) {
 		x->provisional = true;
 		track_dialog(p, x, c, m);
-		relay_response(p, x, m);
+		(void)media_response(p, x, m, &op); /* early: an unusable body only goes */
+		relay_response(p, x, m, &op);
 		return;
 	}
 	if (m->status >= 300 && may_failover(x, m->status) && !x->upstream_final) {
@@ -1262,13 +1788,20 @@ static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m
 			x->upstream_final = true;
 			call_final(p, x, 500);
 			reply_local(p, x->s, 500, "Server Internal Error - next hop unavailable");
+			media_final(p, x, m, m->status);
 			return;
 		}
 	}
 	if (m->status >= 300)
 		x->upstream_final = true;
 	on_final_in_dialog(p, x);
-	relay_response(p, x, m);
+	struct dlg *doomed = media_response(p, x, m, &op);
+	relay_response(p, x, m, &op);
+	media_final(p, x, m, m->status);
+	if (doomed) {
+		p->ctr[PROXY_C_MEDIA_TEARDOWNS]++;
+		media_end_call(p, doomed, 488, "SDP not anchored");
+	}
 }
 
 static void on_timeout(void *ctx, struct txn_client *c, uint16_t status)
@@ -1548,10 +2081,24 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 		(void)txn_server_reply(s, st, reason, SIP_STR_NULL);
 		return;
 	}
+	bool retry = false;
+	if ((st = media_request(p, x, m, &reason, &retry)) != 0) {
+		char ra[32];
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n",
+			 p->env.cfg->realms[x->in.realm].limits.retry_after);
+		x->upstream_final = true;
+		call_final(p, x, st);
+		p->ctr[PROXY_C_LOCAL_REPLIES]++;
+		(void)txn_server_reply(s, st, reason, retry ? (sip_str_t){ ra, (uint32_t)strlen(ra) }
+							  : SIP_STR_NULL);
+		return;
+	}
 	if (reg_answer_locally(p, x, m))
 		return;
 	if (try_next(p, x) < 0)
 		answer_exhausted(p, x, 503);
+	if (x->mop.mode == MOP_CACHED)
+		x->mop.mode = MOP_APPLY; /* p->rw is gone: a failover re-applies */
 	/* Only now: a NOTIFY "terminated" ends its subscription dialog, and
 	 * the hidden path above needed that dialog to find the subscriber
 	 * (x->new_ruri / route_set point into it). */
@@ -1602,8 +2149,13 @@ static void forward_ack(struct proxy *p, const struct sip_msg *m, const struct t
 	uint64_t h = sbc_siphash24(&p->key, top.branch.p, top.branch.len);
 	char br[40];
 	int bl = snprintf(br, sizeof(br), "z9hG4bK-sbcsl-%016llx", (unsigned long long)h);
+	struct dlg *doomed = media_ack(p, m, &tmp.mop);
 	p->ctr[PROXY_C_FORWARDED_ACKS]++;
 	send_to(p, &to, p->out, build_forward(p, &tmp, m, (sip_str_t){ br, (uint32_t)bl }));
+	if (doomed) {
+		p->ctr[PROXY_C_MEDIA_TEARDOWNS]++;
+		media_end_call(p, doomed, 488, "SDP not anchored");
+	}
 }
 
 void proxy_input(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
@@ -1639,7 +2191,7 @@ void proxy_input(struct proxy *p, const struct sip_msg *m, const struct txn_peer
 
 /* ---- dialog expiry: the SBC ends the call itself ---------------------------------- */
 
-static void send_bye(struct proxy *p, struct dlg *d, int side, const char *why)
+static void send_bye(struct proxy *p, struct dlg *d, int side, uint16_t cause, const char *why)
 {
 	const struct dlg_side *s = &d->side[side];
 	const struct realm_info *ri = &p->realms[s->realm];
@@ -1666,12 +2218,12 @@ static void send_bye(struct proxy *p, struct dlg *d, int side, const char *why)
 			 "%s%.*s%s"
 			 "Max-Forwards: 70\r\n"
 			 "From: %.*s\r\nTo: %.*s\r\nCall-ID: %.*s\r\nCSeq: %u BYE\r\n"
-			 "Reason: SIP;cause=200;text=\"%s\"\r\n"
+			 "Reason: SIP;cause=%u;text=\"%s\"\r\n"
 			 "Content-Length: 0\r\n\r\n",
 			 (int)s->contact.len, s->contact.p, ri->hostport, (int)branch.len, branch.p,
 			 s->route.len ? "Route: " : "", (int)s->route.len, s->route.p,
 			 s->route.len ? "\r\n" : "", (int)from.len, from.p, (int)tov.len, tov.p,
-			 (int)cid.len, cid.p, d->side[1 - side].cseq + 1, why);
+			 (int)cid.len, cid.p, d->side[1 - side].cseq + 1, cause, why);
 	if (n < 0 || (size_t)n >= sizeof(p->out) || txn_client_send(c, p->out, (uint32_t)n) < 0)
 		txn_client_abandon(c);
 }
@@ -1681,10 +2233,10 @@ static void on_dialog_expired(void *ctx, struct dlg *d, enum dlg_end_reason why)
 	struct proxy *p = ctx;
 	if (why == DLG_END_MAX_DURATION && d->can_end) {
 		p->ctr[PROXY_C_DIALOGS_EXPIRED]++;
-		send_bye(p, d, 1, "Maximum call duration reached");
-		send_bye(p, d, 0, "Maximum call duration reached");
+		send_bye(p, d, 1, 200, "Maximum call duration reached");
+		send_bye(p, d, 0, 200, "Maximum call duration reached");
 	}
-	dlg_destroy(p->dlg, d);
+	dlg_end(p, d);
 }
 
 static const struct dlg_ops dlg_ops_tab = { .expired = on_dialog_expired };
@@ -1715,6 +2267,8 @@ void proxy_timer(struct wheel_timer *t, void *proxy)
 		reg_timer_fire(p->reg, t);
 	else if (t->tag == CID_TIMER_TAG)
 		cid_map_timer_fire(p->cid, t);
+	else if (t->tag == DM_TIMER_TAG)
+		media_idle_fire(p, t);
 }
 
 /* ---- set-up ------------------------------------------------------------------------ */
@@ -1740,6 +2294,42 @@ static int realms_init(struct proxy *p)
 		iface = (uint16_t)(iface + rl->nlisten);
 	}
 	return 0;
+}
+
+/* The shard's media: every realm's media address and its slice of the
+ * realm's port range. Towards untrusted realms the SBC terminates ICE
+ * (all ICE attributes removed); towards trusted ones the candidates go
+ * (they name the other realm's addresses and would bypass the relay). */
+static int media_init(struct proxy *p)
+{
+	const struct sbc_config *cfg = p->env.cfg;
+	struct media_realm_conf rc[MEDIA_MAX_REALMS];
+	if (!p->env.media_port)
+		return 0;
+	if (cfg->nrealms > MEDIA_MAX_REALMS)
+		return -EINVAL;
+	for (size_t r = 0; r < cfg->nrealms; r++) {
+		const struct sbc_media *md = &cfg->realms[r].media;
+		rc[r] = (struct media_realm_conf){
+			.ip = md->ip.family == AF_UNSPEC ? NULL : md->ip.text,
+			.port_first = md->port_first,
+			.port_last = md->port_last,
+			.flags = cfg->realms[r].trusted ? MEDIA_RF_STRIP_CANDIDATES : MEDIA_RF_STRIP_ICE,
+		};
+	}
+	uint32_t max = p->env.max_media_sessions ? p->env.max_media_sessions : p->env.max_dialogs;
+	struct media_conf mc = {
+		.worker = p->env.shard,
+		.nworkers = p->env.nworkers ? p->env.nworkers : 1,
+		.max_sessions = max,
+		.nrealms = (uint32_t)cfg->nrealms,
+		.realms = rc,
+		.port_hook = on_media_port,
+		.port_ctx = p,
+	};
+	p->media = media_create(&mc);
+	p->dm_pool = pool_create(p->env.max_dialogs, sizeof(struct dmedia), 0);
+	return p->media && p->dm_pool ? 0 : -ENOMEM;
 }
 
 struct proxy *proxy_create(const struct proxy_env *env)
@@ -1780,7 +2370,8 @@ struct proxy *proxy_create(const struct proxy_env *env)
 	uint64_t cseed[2] = { env->seed[1] ^ 0x636964, env->seed[0] };
 	p->cid = cid_map_create(env->max_dialogs, env->wheel, cseed,
 				env->cfg->sip.max_dialog_duration_s + 300u);
-	if (!p->txn || !p->dlg || !p->ctx_pool || !p->reg || !p->mac || !p->cid)
+	if (!p->txn || !p->dlg || !p->ctx_pool || !p->reg || !p->mac || !p->cid ||
+	    media_init(p) < 0)
 		goto fail;
 	return p;
 fail:
@@ -1798,6 +2389,8 @@ void proxy_destroy(struct proxy *p)
 	cid_map_destroy(p->cid);
 	topo_mac_destroy(p->mac);
 	pool_destroy(p->ctx_pool);
+	media_destroy(p->media); /* its ports' sockets close with the I/O queue */
+	pool_destroy(p->dm_pool);
 	free(p->realms);
 	free(p);
 }

@@ -15,6 +15,7 @@
 #ifndef SBC_PROXY_H
 #define SBC_PROXY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -38,6 +39,14 @@ struct proxy_env {
 	struct metrics_calls *calls; /* the worker's call counters; NULL ok */
 	const uint8_t *token_key;    /* secret of Contact tokens (all workers) */
 	size_t token_key_len;
+	/* Media anchoring (lib/media): open (true) or close the socket of a
+	 * relay port of this shard (sbc/io.h media_open/media_close); 0 or
+	 * -errno. NULL: the I/O backend cannot relay media, so SDP media
+	 * lines pass unchanged (only o= is hidden, as before anchoring). */
+	int (*media_port)(void *ctx, uint16_t realm, uint16_t port, bool open);
+	uint32_t max_media_sessions; /* per shard; 0: max_dialogs */
+	uint32_t nworkers;           /* shards: a relay port's owner is its pair
+					modulo nworkers (lib/media) */
 };
 
 /* Proxy decisions, counted per shard (metrics labels later). */
@@ -66,7 +75,14 @@ struct proxy_env {
 	X(REG_TABLE_FULL, "REGISTERs refused: binding table full (503)")     \
 	X(SDP_UNPARSED, "SDP bodies left as they were: not parseable")      \
 	X(CALLID_UNMASKED, "Call-IDs sent unmasked: mask table full")       \
-	X(REG_THROTTLED, "REGISTER refreshes answered by the SBC")
+	X(REG_THROTTLED, "REGISTER refreshes answered by the SBC")           \
+	X(SDP_REJECTED, "requests refused for their SDP (400/488)")          \
+	X(MEDIA_NO_PORTS, "offers refused: no relay ports or sessions (503)")  \
+	X(MEDIA_GLARE, "offers refused: the other side's offer pending (491)") \
+	X(MEDIA_BAD_RESPONSE, "SDP in responses/ACKs not anchored (removed)") \
+	X(MEDIA_TEARDOWNS, "calls ended because their SDP was unusable")      \
+	X(MEDIA_TIMEOUTS, "calls ended for media inactivity")                 \
+	X(MEDIA_PORT_FAILED, "relay ports whose socket did not open")
 
 enum proxy_counter {
 #define PROXY_CTR_ENUM(n, d) PROXY_C_##n,
@@ -92,5 +108,7 @@ void proxy_timer(struct wheel_timer *t, void *proxy);
 const uint64_t *proxy_counters(const struct proxy *p);  /* PROXY_C__COUNT */
 void proxy_stats(const struct proxy *p, struct txn_stats *txn, struct dlg_stats *dlg);
 uint32_t proxy_bindings(const struct proxy *p);
+/* The shard's media (relay decisions, counters); NULL without anchoring. */
+struct media *proxy_media(struct proxy *p);
 
 #endif /* SBC_PROXY_H */

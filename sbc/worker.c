@@ -13,6 +13,12 @@
  *   scheme, Proxy-Require     OPTIONS to the SBC: it is the endpoint
  * Everything else goes to its shard's proxy (here or by handoff).
  *
+ * Media (lib/media through the shard's proxy): relay ports are opened by
+ * the worker whose shard allocated them (media_open), so an RTP datagram
+ * always arrives at its owner and never needs a handoff. A burst's media
+ * datagrams are decided together by media_relay() and forwarded from the
+ * receive buffers themselves (no copy) in the same send batch as SIP.
+ *
  * Protection (sbc/protect.h) runs here too, on the first worker, before
  * steering: ACL and block list before parsing, rate limits on parsed
  * requests (503 + Retry-After, or silence beyond the flood multiple), and a
@@ -54,6 +60,10 @@
  * Beyond it requests get 503 (counted), never unbounded queues. */
 #define WORKER_MAX_TXN 4096u
 #define WORKER_MAX_DIALOGS 16384u
+/* Media sessions per shard (a call, plus one per extra forked early
+ * dialog), two streams each: ~1.3 KiB a session, ~10 MiB a worker. The
+ * port ranges usually bind first: a call takes a pair on each realm. */
+#define WORKER_MAX_MEDIA_SESSIONS 8192u
 
 /* Reply buffer per packet of a burst: a reply copies the request's Via,
  * From, To, Call-ID and CSeq lines, so it is bounded by the largest
@@ -95,6 +105,13 @@ struct worker {
 	unsigned ntx;
 	struct io_pkt rx[IO_BURST_MAX];
 	struct io_pkt tx[IO_BURST_MAX];
+	/* media relay of one burst */
+	struct media *media;               /* the proxy's; NULL: no anchoring */
+	uint8_t mrx[IO_BURST_MAX];         /* rx[] indices of media datagrams */
+	struct media_pkt mpkt[IO_BURST_MAX];
+	struct media_fwd mfwd[IO_BURST_MAX];
+	uint64_t media_log_ms;             /* last "cannot open port" log */
+	unsigned media_log_quiet;          /* failures not logged since */
 	struct sip_msg msg;
 	/* protection and metrics */
 	struct protect *prot;
@@ -184,6 +201,21 @@ static void tx_commit(struct worker *w, uint32_t len, uint16_t iface, uint16_t r
 	o->iface = iface;
 	o->realm = realm;
 	o->dst = *dst;
+}
+
+/* A relayed media datagram: sent from its receive buffer, which stays in
+ * its rx slot until the next burst, after this iteration's flush. */
+static void tx_media(struct worker *w, const struct io_pkt *in, const struct media_fwd *f)
+{
+	if (w->ntx == IO_BURST_MAX)
+		flush(w);
+	struct io_pkt *o = &w->tx[w->ntx++];
+	o->buf = in->buf;
+	o->len = in->len;
+	o->iface = IO_IFACE_MEDIA;
+	o->realm = f->realm;
+	o->port = f->port;
+	o->dst = f->dst;
 }
 
 /* proxy/txn output: copy into the batch (the caller's buffer is scratch). */
@@ -550,20 +582,50 @@ static void process_one(struct worker *w, unsigned i)
 		handoff(w, i, owner);
 }
 
+/* The media datagrams of a burst, decided in one media_relay() call (it
+ * prefetches the streams of the whole batch) and forwarded; drops are
+ * counted by the library per reason. One clock read per burst: the
+ * arrival time of every packet of it for jitter and inactivity. */
+static void relay_media(struct worker *w, unsigned nm, uint64_t now_ns)
+{
+	uint64_t rx_us = now_ns / 1000u;
+
+	if (!w->media)
+		return;
+	for (unsigned k = 0; k < nm; k++) {
+		const struct io_pkt *in = &w->rx[w->mrx[k]];
+		w->mpkt[k] = (struct media_pkt){ &in->src, (const uint8_t *)in->buf, in->len, in->port,
+						 in->realm, rx_us };
+	}
+	if (!media_relay(w->media, w->mpkt, w->mfwd, nm))
+		return;
+	for (unsigned k = 0; k < nm; k++)
+		if (w->mfwd[k].drop == MEDIA_DROP_NONE)
+			tx_media(w, &w->rx[w->mrx[k]], &w->mfwd[k]);
+}
+
 /* One clock read per datagram for the processing-time histogram:
  * CLOCK_MONOTONIC through the vDSO plus the bucket search, ~25-50 ns a
- * datagram on AMD EPYC (TSC clocksource), against ~1-5 us to handle one. */
+ * datagram on AMD EPYC (TSC clocksource), against ~1-5 us to handle one.
+ * Media datagrams are set aside and relayed after the burst's SIP. */
 static void process_rx(struct worker *w, unsigned n)
 {
-	uint64_t t0 = metrics_now_ns(), t1;
+	uint64_t t0 = metrics_now_ns(), t1, burst_t0 = t0;
+	unsigned nm = 0;
 
 	w->ctr.rx += n;
 	for (unsigned i = 0; i < n; i++) {
+		if (w->rx[i].iface == IO_IFACE_MEDIA) {
+			w->mrx[nm++] = (uint8_t)i;
+			continue;
+		}
 		process_one(w, i);
 		t1 = metrics_now_ns();
 		metrics_hist_observe(&w->m.processing, &metrics_layout_processing, t1 - t0);
 		t0 = t1;
 	}
+	if (nm)
+		relay_media(w, nm, burst_t0);
 }
 
 /* Packets other workers handed us; their buffers go back to the owner. */
@@ -667,6 +729,30 @@ static int sleep_until_work(struct worker *w)
 	return r;
 }
 
+static void snapshot_media(struct worker *w)
+{
+	const struct media_counters *c = media_counters(w->media);
+	struct worker_media *m = &w->m.media;
+
+	METRICS_STORE(m->rx, c->rx_packets);
+	for (unsigned k = 0; k < MEDIA_PKT__COUNT; k++)
+		METRICS_STORE(m->fwd[k], c->fwd[k]);
+	METRICS_STORE(m->fwd_bytes, c->fwd_bytes);
+	for (unsigned k = 0; k < MEDIA_DROP__COUNT; k++)
+		METRICS_STORE(m->drop[k], c->drop[k]);
+	METRICS_STORE(m->no_ports, c->no_ports);
+	METRICS_STORE(m->no_streams, c->no_streams);
+	METRICS_STORE(m->no_sessions, c->no_sessions);
+	METRICS_STORE(m->sdp_errors, c->sdp_errors);
+	METRICS_STORE(m->sessions, media_sessions_in_use(w->media));
+	METRICS_STORE(m->streams, media_streams_in_use(w->media));
+	for (size_t r = 0; r < w->cfg->nrealms && r < SBC_MAX_REALMS; r++) {
+		const struct media_ports *p = media_realm_ports(w->media, (uint32_t)r);
+		METRICS_STORE(m->ports_in_use[r], p ? media_ports_in_use(p) : 0);
+		METRICS_STORE(m->ports_capacity[r], p ? media_ports_capacity(p) : 0);
+	}
+}
+
 /* Publish the shard's transaction and dialog figures for the metrics
  * reader, and the call count for admission control. */
 static void snapshot(struct worker *w)
@@ -692,6 +778,8 @@ static void snapshot(struct worker *w)
 	METRICS_STORE(w->m.dlg.early, d.early);
 	METRICS_STORE(w->m.dlg.active, d.active);
 	protect_set_calls(w->prot, (uint64_t)d.early + d.active);
+	if (w->media)
+		snapshot_media(w);
 	w->snap_ms = w->now_ms;
 }
 
@@ -732,6 +820,7 @@ void *worker_run(void *arg)
 			break;
 		}
 	}
+	snapshot(w); /* final figures for the shutdown summary */
 	log_debug("worker %u stopped", w->id);
 	return NULL;
 }
@@ -770,6 +859,36 @@ static int make_buffers(struct worker *w)
 	return 0;
 }
 
+/* The proxy's relay ports: open or close their sockets in our queue. An
+ * open that fails (a foreign process holds the port, the descriptor
+ * limit) refuses the offer (503): logged at most every 10 s with the
+ * count of the failures kept quiet meanwhile. */
+static int media_port(void *ctx, uint16_t realm, uint16_t port, bool open)
+{
+	struct worker *w = ctx;
+	int r;
+
+	if (!open) {
+		w->io->media_close(w->q, realm, port);
+		return 0;
+	}
+	r = w->io->media_open(w->q, realm, port);
+	if (r < 0) {
+		w->m.media.port_open_failed++;
+		if (w->now_ms - w->media_log_ms >= 10000 || !w->media_log_ms) {
+			log_warn("worker %u: cannot open media port %s:%u/udp: %s%s (%u more since "
+				 "the last report); its call gets 503",
+				 w->id, w->cfg->realms[realm].media.ip.text, port, strerror(-r),
+				 r == -EMFILE ? " (descriptor limit)" : "", w->media_log_quiet);
+			w->media_log_ms = w->now_ms ? w->now_ms : 1;
+			w->media_log_quiet = 0;
+		} else {
+			w->media_log_quiet++;
+		}
+	}
+	return r;
+}
+
 static int make_proxy(struct worker *w)
 {
 	struct proxy_env env = {
@@ -784,6 +903,10 @@ static int make_proxy(struct worker *w)
 		.calls = &w->m.calls,
 		.token_key = w->sh->token_key,
 		.token_key_len = sizeof w->sh->token_key,
+		/* media anchoring only where the backend can relay */
+		.media_port = w->io && w->io->media_open && w->io->media_close ? media_port : NULL,
+		.max_media_sessions = WORKER_MAX_MEDIA_SESSIONS,
+		.nworkers = w->sh->nworkers,
 	};
 
 	w->wheel = wheel_create(sbc_now_ms());
@@ -791,6 +914,8 @@ static int make_proxy(struct worker *w)
 		return -ENOMEM;
 	env.wheel = w->wheel;
 	w->proxy = proxy_create(&env);
+	if (w->proxy)
+		w->media = proxy_media(w->proxy);
 	return w->proxy ? 0 : -ENOMEM;
 }
 

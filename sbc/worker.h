@@ -40,6 +40,7 @@
 #include "config.h"
 #include "dialog.h"
 #include "io.h"
+#include "media.h"
 #include "metrics.h"
 #include "protect.h"
 #include "ring.h"
@@ -77,6 +78,20 @@ struct worker_counters {
 	uint64_t drop[WORKER_DROP__COUNT];
 } __attribute__((aligned(64)));
 
+/* Media relay figures of a worker's shard (lib/media's counters and gauges,
+ * republished with the shard snapshot). */
+struct worker_media {
+	uint64_t rx;                       /* packets given to the relay */
+	uint64_t fwd[MEDIA_PKT__COUNT];    /* relayed, by kind */
+	uint64_t fwd_bytes;
+	uint64_t drop[MEDIA_DROP__COUNT];  /* by reason ([NONE] unused) */
+	uint64_t no_ports, no_streams, no_sessions, sdp_errors;
+	uint64_t port_open_failed;         /* relay sockets that did not open */
+	uint64_t sessions, streams;        /* now */
+	uint32_t ports_in_use[SBC_MAX_REALMS];   /* now, per realm */
+	uint32_t ports_capacity[SBC_MAX_REALMS]; /* this worker's slice */
+};
+
 /* What the metrics endpoint shows of a worker (besides worker_counters and
  * the proxy counters). Written only by the worker, read racily by the
  * control thread with METRICS_LOAD; the shard snapshot is republished by
@@ -90,6 +105,7 @@ struct worker_metrics {
 	struct metrics_calls calls;        /* kept by the shard's proxy (proxy_env.calls) */
 	struct txn_stats txn;              /* shard snapshot */
 	struct dlg_stats dlg;              /* shard snapshot */
+	struct worker_media media;         /* shard snapshot */
 } __attribute__((aligned(64)));
 
 #define WORKER_SNAPSHOT_MS 20u

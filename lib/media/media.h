@@ -200,6 +200,17 @@ struct media_realm_conf {
 	uint32_t flags;          /* MEDIA_RF_* */
 };
 
+/* A relay port of this worker's slice was taken (in_use true) or given
+ * back (false): the daemon opens or closes its socket there (sbc/io.h,
+ * media_open). Called on the worker's thread from inside media_sdp(),
+ * media_sdp_reject(), media_session_fork(), media_session_confirm() and
+ * media_session_free(); it must not call back into the library. It cannot
+ * refuse: a caller whose open failed rolls the operation back with the
+ * public API (media_sdp_reject, media_session_free), which gives the port
+ * back through the hook again. Ports a fork shares change owner without a
+ * call: they stay in use until the last member lets them go. */
+typedef void (*media_port_hook)(void *ctx, uint32_t realm, uint16_t port, bool in_use);
+
 struct media_conf {
 	uint32_t worker;         /* this worker's id, < nworkers */
 	uint32_t nworkers;
@@ -207,6 +218,8 @@ struct media_conf {
 	uint32_t max_streams;    /* per worker; 0: 2 per session (audio + video) */
 	uint32_t nrealms;        /* <= MEDIA_MAX_REALMS */
 	const struct media_realm_conf *realms;
+	media_port_hook port_hook; /* NULL: none */
+	void *port_ctx;
 };
 
 struct media;
@@ -259,6 +272,14 @@ void media_sdp_reject(struct media *m, struct media_session *s);
 
 /* Is an offer waiting for its answer? */
 bool media_sdp_pending(const struct media_session *s);
+
+/* The side whose offer is pending, or -1 when none: lets the caller tell
+ * an answer from a new offer where SIP does not say (an SDP in a 2xx, a
+ * PRACK). */
+int media_sdp_offer_side(const struct media_session *s);
+
+/* Has an answer ever completed an offer/answer exchange of s? */
+bool media_sdp_answered(const struct media_session *s);
 
 /*
  * A new early dialog of a forked offer: a session that copies the offer

@@ -200,6 +200,8 @@ struct media {
 	struct media_stream *streams;
 	uint32_t nstreams, streams_used, stream_free;
 	struct media_counters ctr;
+	media_port_hook port_hook;      /* media_conf.port_hook, NULL: none */
+	void *port_ctx;
 	struct media_realm realm[MEDIA_MAX_REALMS];
 };
 

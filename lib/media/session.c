@@ -67,6 +67,8 @@ struct media *media_create(const struct media_conf *c)
 	m->worker = c->worker;
 	m->nworkers = c->nworkers;
 	m->nrealms = c->nrealms;
+	m->port_hook = c->port_hook;
+	m->port_ctx = c->port_ctx;
 	for (uint32_t i = 0; i < c->nrealms; i++)
 		if (realm_init(m, i, &c->realms[i]) < 0)
 			goto fail;
@@ -114,6 +116,13 @@ uint32_t media_streams_in_use(const struct media *m)
 
 /* ---- ports of a leg ------------------------------------------------------- */
 
+/* Tell the daemon a port changed hands (its socket opens or closes). */
+static void port_hook(struct media *m, const struct media_leg *l, uint16_t port, bool in_use)
+{
+	if (m->port_hook)
+		m->port_hook(m->port_ctx, l->realm, port, in_use);
+}
+
 static void tab_set(struct media *m, const struct media_leg *l, uint16_t port, uint32_t val)
 {
 	struct media_realm *r = &m->realm[l->realm];
@@ -142,8 +151,11 @@ int leg_alloc(struct media *m, struct media_stream *st, unsigned leg, bool singl
 	l->rtcp_port = single ? 0 : (uint16_t)(port + 1);
 	l->flags |= LEG_OWN;
 	tab_set(m, l, l->rtp_port, tab_val(m, st, leg));
-	if (l->rtcp_port)
+	port_hook(m, l, l->rtp_port, true);
+	if (l->rtcp_port) {
 		tab_set(m, l, l->rtcp_port, tab_val(m, st, leg));
+		port_hook(m, l, l->rtcp_port, true);
+	}
 	return 0;
 }
 
@@ -158,6 +170,7 @@ int leg_alloc_rtcp(struct media *m, struct media_stream *st, unsigned leg)
 	}
 	l->rtcp_port = (uint16_t)port;
 	tab_set(m, l, l->rtcp_port, tab_val(m, st, leg));
+	port_hook(m, l, l->rtcp_port, true);
 	return 0;
 }
 
@@ -165,6 +178,7 @@ static void port_release(struct media *m, struct media_leg *l, uint16_t port)
 {
 	tab_set(m, l, port, MEDIA_NONE);
 	media_ports_free(m->realm[l->realm].ports, port);
+	port_hook(m, l, port, false);
 }
 
 void leg_release_rtcp(struct media *m, struct media_stream *st, unsigned leg)
@@ -359,6 +373,16 @@ struct media_session *media_session_at(const struct media *m, uint32_t idx)
 bool media_sdp_pending(const struct media_session *s)
 {
 	return s->flags & SES_PENDING;
+}
+
+int media_sdp_offer_side(const struct media_session *s)
+{
+	return (s->flags & SES_PENDING) ? s->offer_side : -1;
+}
+
+bool media_sdp_answered(const struct media_session *s)
+{
+	return s->flags & SES_ANSWERED;
 }
 
 /* ---- forks ---------------------------------------------------------------- */

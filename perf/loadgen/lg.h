@@ -81,7 +81,6 @@ struct lg_opts {
 	uint32_t idle_exit_s;
 	double interval_s;           /* progress lines on stderr, 0 = off */
 	bool json;
-	bool rx_timestamps;          /* reserved */
 };
 
 /* Log-linear histogram (HDR-like): 32 sub-buckets per power of two, so a

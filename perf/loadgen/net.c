@@ -51,8 +51,10 @@ static int bind_socket(struct lg_worker *w)
 	set_bufs(w->fd);
 	/* A UAS's threads share one port: the kernel spreads peers over them
 	 * by 4-tuple, so a dialog's messages all reach the same thread. A
-	 * UAC's threads take consecutive ports: responses follow the Via. */
-	if (w->o->role == LG_UAS && port != 0)
+	 * UAC's threads take consecutive ports: responses follow the Via.
+	 * One thread never sets SO_REUSEPORT, so a forgotten instance on the
+	 * same port is an error instead of silently taking half the calls. */
+	if (w->o->role == LG_UAS && port != 0 && w->o->threads > 1)
 		(void)setsockopt(w->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	else if (port != 0)
 		sbc_addr_set_port(&a, (uint16_t)(port + w->id));

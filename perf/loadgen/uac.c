@@ -783,13 +783,15 @@ static void stop_starting(struct lg_worker *w)
 static void start_units(struct lg_worker *w)
 {
 	double t = (double)(w->now_ns - w->t_start_ns) / 1e9;
+	bool last = w->o->duration_s > 0 && t >= w->o->duration_s;
 	uint64_t target;
 	unsigned burst = 0;
 
-	if (w->o->duration_s > 0 && t >= w->o->duration_s) {
-		stop_starting(w);
-		return;
-	}
+	/* The last call starts the units due just before the end, so a run
+	 * of S seconds at R starts R*S units, not a loop iteration fewer. A
+	 * unit due exactly at the end is the next run's. */
+	if (last)
+		t = w->o->duration_s - 1e-9;
 	/* +1: the first unit starts at once, not after 1/rate. */
 	target = (uint64_t)floor(units_due(w, t) + 1 - w->start_debt);
 	if (w->calls && target > w->calls)
@@ -809,7 +811,7 @@ static void start_units(struct lg_worker *w)
 		}
 		unit_start(w);
 	}
-	if (w->calls && w->seq >= w->calls)
+	if (last || (w->calls && w->seq >= w->calls))
 		stop_starting(w);
 }
 

@@ -6,25 +6,29 @@ Every datagram the SBC sends to a test UA (any UA attached, from any of
 the SBC's listen addresses given with add_sbc_face) is recorded (UA.tap, before any
 parsing or scripted loss). Every datagram a UA sends teaches the scanner the
 identifiers of that UA's realm: the hosts and ports in its Via sent-by, its
-Contact URIs, the received/rport values, the host part of its Call-IDs. The
-test adds the SBC's own listen addresses per realm, and the tokens the SBC
-mints are learnt from what it sends: a token "sbc" + 28 base32 characters
-seen in a datagram to a UA of realm R is a token of R.
+Contact URIs, the received/rport values, the host part of its Call-IDs, and
+its SDP's media addresses and ports (c=, o=, m=, a=rtcp). The test adds the
+SBC's own listen addresses per realm, and the tokens the SBC mints and the
+relay ports it offers are learnt from what it sends: a token "sbc" + 28
+base32 characters, or an m= / a=rtcp port of an SDP, seen in a datagram to
+a UA of realm R is an identifier of R.
 
 (A token is attributed to the realm it is first seen in.)
 
 scan() then looks in every datagram sent into realm R for any identifier of
 the other realm:
   hosts / IPs   as a whole word (127.0.0.4 does not match 127.0.0.40)
-  ports         as ":PORT", "=PORT" (so ";rport=PORT" too), not followed by
-                a digit
+  ports         as ":PORT", "=PORT" (so ";rport=PORT" and a=rtcp:PORT too),
+                or as the port of an m= line, not followed by a digit
   tokens        literally
 
-Scope of a datagram: the start line, every header, and an SDP body EXCEPT
-its c= and m= lines: those carry media addresses and ports, and media
-anchoring (rewriting them to the SBC's relay ports) is a later issue. Other
-bodies (sipfrag, PIDF, text) are the endpoints' application payload, which
-the SBC does not rewrite; they are not scanned.
+Scope of a datagram: the start line, every header, and an SDP body, c= and
+m= lines included: media is anchored, so an SDP reaching realm R names only
+the SBC's media address of R and its relay ports there. With
+add_media_address(R, ip) the scanner also checks that positively: every o=
+and c= address of an SDP sent into R is ip (or 0.0.0.0, hold). Other bodies
+(sipfrag, PIDF, text) are the endpoints' application payload, which the SBC
+does not rewrite; they are not scanned.
 
 Identifiers have a scope: hosts and tokens are global (they mean the same
 thing for the whole run), ports belong to one test (each test starts its
@@ -70,7 +74,7 @@ class Ident:
         if kind == "host":
             self.rx = re.compile(rb"(?<![A-Za-z0-9.\-])" + v + rb"(?![A-Za-z0-9\-]|\.[A-Za-z0-9])", re.I)
         elif kind == "port":
-            self.rx = re.compile(rb"[:=]" + v + rb"(?![0-9])")
+            self.rx = re.compile(rb"(?:[:=]|^m=[^ ]+ )" + v + rb"(?![0-9])")
         else:
             self.rx = re.compile(v)
 
@@ -90,13 +94,31 @@ def scan_lines(data):
         if name.strip().lower() in (b"content-type", b"c"):
             ctype = value.strip().lower()
     if body and ctype.startswith(b"application/sdp"):
-        for ln in body.replace(b"\r\n", b"\n").split(b"\n"):
-            # c= and m= name media addresses/ports: media anchoring's job
-            # (a later issue), not checked yet
-            if ln.startswith(b"c=") or ln.startswith(b"m="):
-                continue
-            lines.append(ln)
+        lines += body.replace(b"\r\n", b"\n").split(b"\n")
     return lines
+
+
+def sdp_of(data):
+    """The SDP body lines of a datagram ([] when it has none)."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep or not body:
+        return []
+    for ln in head.split(b"\r\n")[1:]:
+        name, _, value = ln.partition(b":")
+        if name.strip().lower() in (b"content-type", b"c") and \
+                value.strip().lower().startswith(b"application/sdp"):
+            return body.replace(b"\r\n", b"\n").split(b"\n")
+    return []
+
+
+def sdp_ports(lines):
+    """Media ports (m=, a=rtcp) of SDP lines, without 0."""
+    out = []
+    for ln in lines:
+        m = re.match(rb"^m=\S+ (\d+)", ln) or re.match(rb"^a=rtcp:(\d+)", ln)
+        if m and m.group(1) != b"0":
+            out.append(m.group(1).decode())
+    return out
 
 
 _HOSTPORT = re.compile(r"^\[?([^\]\s;:>]+)\]?(?::(\d+))?")
@@ -111,6 +133,7 @@ class LeakScanner:
         self.realm_of = {}           # id(ua) -> realm
         self.token_owner = {}        # token -> realm it was first sent into
         self.faces = set()           # (host, port) of the SBC's listen addresses
+        self.media_addr = {}         # realm -> the SBC's media address there
 
     # -- set-up ---------------------------------------------------------------
     def begin(self, scope):
@@ -133,6 +156,11 @@ class LeakScanner:
         with self.lock:
             self.idents.setdefault(ident.key(), ident)
 
+    def add_media_address(self, realm, ip):
+        """The SBC's media address of realm: the only address an SDP sent
+        into it may name (scan() checks)."""
+        self.media_addr[realm] = ip
+
     def add_sbc_face(self, realm, addr):
         self.faces.add(tuple(addr))
         self.add(realm, "host", addr[0], "SBC %s listen address" % realm)
@@ -152,6 +180,15 @@ class LeakScanner:
             d = Datagram(len(self.datagrams) + 1, self.scope, realm, ua.name, tuple(peer), data,
                          time.monotonic())
             self.datagrams.append(d)
+        for port in sdp_ports(sdp_of(data)):
+            # a relay port the SBC offers into this realm is this realm's
+            # (so seeing it in the other realm's SDP would be a leak)
+            with self.lock:
+                first = self.token_owner.setdefault(("port", self.scope, port), realm) == realm
+                # (unless the other realm's UA said it first: then it leaked)
+                known = (other(realm), "port", port, self.scope) in self.idents
+            if first and not known:
+                self.add(realm, "port", port, "relay port the SBC offered towards %s" % realm)
         for tok in TOKEN_RE.findall(data):
             # a token belongs to the realm it was first sent into (seen
             # later in the other realm, it is a leak, not a second owner)
@@ -199,6 +236,13 @@ class LeakScanner:
                 host = value.rpartition("@")[2] if "@" in value else ""
                 if host:
                     self.add(realm, "host", host, "Call-ID host " + who)
+        sdp = sdp_of(data)
+        for ln in sdp:
+            m = re.match(rb"^(?:c=IN IP[46] |o=\S+ \S+ \S+ IN IP[46] )([^\s/]+)", ln)
+            if m and m.group(1) not in (b"0.0.0.0", b"::"):
+                self.add(realm, "host", m.group(1).decode(), "SDP address " + who)
+        for port in sdp_ports(sdp):
+            self.add(realm, "port", port, "SDP media port " + who)
 
     def _hostport(self, realm, text, what):
         m = _HOSTPORT.match(text)
@@ -222,6 +266,13 @@ class LeakScanner:
         idents = [i for i in idents if (i.kind, i.value.lower(), i.scope) not in ambiguous]
         leaks = []
         for d in dgrams:
+            want = self.media_addr.get(d.realm)
+            for ln in sdp_of(d.data) if want else ():
+                m = re.match(rb"^(?:c=IN IP[46] |o=\S+ \S+ \S+ IN IP[46] )([^\s/]+)", ln)
+                if m and m.group(1).decode() not in (want, "0.0.0.0", "::"):
+                    ident = Ident(d.realm, "host", m.group(1).decode(),
+                                  "not the SBC's media address %s of %s" % (want, d.realm), d.scope)
+                    leaks.append(Leak(d, ident, ln.decode("utf-8", "replace")))
             foreign = [i for i in idents if i.realm == other(d.realm)
                        and (i.scope == "*" or i.scope == d.scope)]
             if not foreign:

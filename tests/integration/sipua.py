@@ -628,6 +628,74 @@ def sdp(user="ua", ip="127.0.0.4", port=40000, direction="sendrecv", version=1):
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
+ICE_ATTRS = (b"a=candidate", b"a=remote-candidates", b"a=ice-", b"a=end-of-candidates")
+
+
+def sdp_rewrite_problem(sent, got, ip, ports=None, strip_ice=False):
+    """Why `got` is not `sent` as a media-anchoring SBC must rewrite it (None
+    when it is): o= and c= name `ip` (c=0.0.0.0 hold stays), every m= port
+    that is not 0 is a relay port in ports = (first, last) (even for RTP),
+    an a=rtcp port lies in it too; ports=None: an SDP outside offer/answer,
+    m= untouched. ICE lines removed when strip_ice (a=candidate always when
+    ports is set). Everything else byte for byte, in order."""
+    def lines(b):
+        return b.split(b"\r\n")
+    exp = [ln for ln in lines(sent) if not (ln.startswith(b"a=candidate")
+                                           or ln.startswith(b"a=remote-candidates")
+                                           or (strip_ice and ln.startswith(ICE_ATTRS)))]
+    got_l = lines(got)
+    if len(exp) != len(got_l):
+        return "%d lines, expected %d" % (len(got_l), len(exp))
+    ipb = ip.encode()
+    at = b"IP6" if b":" in ipb else b"IP4"
+    for e, g in zip(exp, got_l):
+        if e.startswith(b"o="):
+            ef, gf = e.split(b" "), g.split(b" ")
+            if len(gf) != 6 or gf[:4] != ef[:4] or gf[4] != at or gf[5] != ipb:
+                return "%r: expected o= of %r with address %s" % (g, e, ip)
+        elif e.startswith(b"c="):
+            if e.split(b" ")[-1] in (b"0.0.0.0", b"::"):
+                if g != e:
+                    return "%r: hold address must stay (%r)" % (g, e)
+            elif g != b"c=IN " + at + b" " + ipb:
+                return "%r: expected c=IN %s %s" % (g, at.decode(), ip)
+        elif e.startswith(b"m=") and ports is not None:
+            ef, gf = e.split(b" "), g.split(b" ")
+            if len(gf) != len(ef) or gf[0] != ef[0] or gf[2:] != ef[2:]:
+                return "%r: expected %r with a relay port" % (g, e)
+            port = int(gf[1].split(b"/")[0])
+            if ef[1] == b"0":
+                if port != 0:
+                    return "%r: a disabled stream must stay port 0" % g
+            elif not (ports[0] <= port <= ports[1]) or port % 2:
+                return "%r: port %d is not an even relay port of %d-%d" % (g, port, ports[0], ports[1])
+        elif e.startswith(b"a=rtcp:") and ports is not None:
+            port = int(g[7:].split(b" ")[0])
+            if not (ports[0] <= port <= ports[1]):
+                return "%r: RTCP port %d is not a relay port of %d-%d" % (g, port, ports[0], ports[1])
+        elif g != e:
+            return "%r: expected %r unchanged" % (g, e)
+    return None
+
+
+def sdp_media(body):
+    """[(media type, port, connection address)] of an SDP body (the
+    media-level c= when there is one, else the session c=)."""
+    out, sess_c, cur = [], None, None
+    for ln in body.decode("utf-8", "replace").split("\r\n"):
+        if ln.startswith("c="):
+            addr = ln.split()[-1]
+            if cur is None:
+                sess_c = addr
+            else:
+                cur[2] = addr
+        elif ln.startswith("m="):
+            f = ln[2:].split()
+            cur = [f[0], int(f[1].split("/")[0]), sess_c]
+            out.append(cur)
+    return [tuple(m) for m in out]
+
+
 # ---------------------------------------------------------------------------
 # Message filters (shared by expect, drop_next, counts)
 
@@ -1427,7 +1495,8 @@ class Expected:
                  Route/Record-Route URIs with parameters sorted, whitespace
                  collapsed) or a Match
     body         bytes, compared byte for byte (Content-Length is checked
-                 against the body received, not compared as a header)
+                 against the body received, not compared as a header), or a
+                 Match on the received body (SDP rewritten by media anchoring)
     extra_ok     header names (canonical) that may appear in the received
                  message without being expected; True = any
     absent       header names that must not appear
@@ -1506,12 +1575,19 @@ def compare(expected, msg):
         problems.append(msg.length_error)
     elif cl is not None and cl.strip().isdigit() and int(cl) != len(msg.body):
         problems.append("Content-Length %s but %d body bytes" % (cl, len(msg.body)))
-    if expected.body is not None and expected.body != msg.body:
+    if isinstance(expected.body, Match):
+        # a body the relay rewrites (SDP of anchored media): a predicate
+        if not expected.body(msg.body):
+            problems.append("body: expected %r" % expected.body)
+    elif expected.body is not None and expected.body != msg.body:
         problems.append("body: expected %d bytes, received %d bytes (not byte-identical)"
                         % (len(expected.body), len(msg.body)))
     e_lines.append("")
     r_lines.append("")
-    if expected.body:
+    if isinstance(expected.body, Match):
+        e_lines += (msg.body.decode("utf-8", "backslashreplace").split("\r\n")
+                    if expected.body(msg.body) else [repr(expected.body)])
+    elif expected.body:
         e_lines += expected.body.decode("utf-8", "backslashreplace").split("\r\n")
     if msg.body:
         r_lines += msg.body.decode("utf-8", "backslashreplace").split("\r\n")

@@ -20,7 +20,12 @@ Every relayed message is compared with what the sender sent, transformed as a
 stateful double-Record-Route proxy must (one Via of the SBC on top, Max-Forwards
 decremented or 70 added, Record-Route of both SBC sides on dialog-creating
 requests, its own Route entries consumed, its Via removed from responses; all
-else, body included, byte for byte). A mismatch prints a diff of expected
+else, body included, byte for byte, except SDP: media is anchored in both
+modes, so an SDP of an offer/answer (INVITE, UPDATE, PRACK, ACK and their
+1xx/2xx) arrives with o= and c= naming the SBC's media address of the
+receiver's realm and every m= (a=rtcp) port a relay port of that realm's
+range, the rest byte for byte; an SDP outside offer/answer (OPTIONS, MESSAGE)
+is untouched, or only has its o=/c= addresses hidden when hiding). A mismatch prints a diff of expected
 versus received and the ladder of the whole test (every datagram of every UA)
 plus the end of the SBC log.
 
@@ -34,9 +39,7 @@ Two modes, by default both at once in two processes (--hide both):
           <sip:sbc+28 base32@SBC address of that realm> plus the original
           header params, Server/User-Agent/Warning/Path/Error-Info/Call-Info/
           P-Preferred-Identity removed (P-Asserted-Identity too from the
-          untrusted access realm), the SDP o= address rewritten to the SBC's
-          media address of the realm the body goes to (c=/m= untouched: media
-          anchoring is a later issue). Responses get the Via stack of the
+          untrusted access realm), SDP anchored as above. Responses get the Via stack of the
           request back exactly, Contacts tokenised the same way. The UAs behave
           per RFC 3261: the route set is empty, the remote target is the
           token, and requests to a token arrive with the receiver's own
@@ -46,7 +49,8 @@ Two modes, by default both at once in two processes (--hide both):
           A leak scanner (leakscan.py) records every datagram the SBC sends
           to a UA and fails the test (and the run, scanned again at its end)
           if one sent into a realm holds an address, port, host name or token
-          of the other realm (headers and SDP, c=/m= excepted).
+          of the other realm (headers and SDP, c=/m= included: the SBC's
+          relay addresses and ports only).
 The plain run also proves the scanner bites (ScannerCheck).
 UAs use AORs of a service domain (example.com) and Call-IDs without @host:
 From, To and Call-ID cross the SBC unchanged (Call-ID masking is optional
@@ -72,7 +76,7 @@ import leakscan  # noqa: E402
 import sipua  # noqa: E402
 from sipua import (UA, DEFAULT_TIMEOUT, Expected, Match, NameAddr, RefProxy, SipMessage,  # noqa: E402
                    Uri, Via, assert_message, canon, format_params, ladder, make_request,
-                   new_call_id, new_tag, sdp)
+                   new_call_id, new_tag, sdp, sdp_rewrite_problem)
 
 ACCESS_IP = "127.0.0.1"   # SBC, access realm
 CORE_IP = "127.0.0.2"     # SBC, core realm
@@ -93,6 +97,15 @@ DOMAIN = "example.com"
 RURI_BOB = "sip:bob@%s" % DOMAIN
 TRUSTED = {"access": False, "core": True}
 MEDIA_IP = {"access": ACCESS_IP, "core": CORE_IP}   # realm media.address in CONFIG
+# Relay port ranges (below the ephemeral ports). The plain and hidden runs
+# go at once, and other suites use this harness in parallel (they set
+# MEDIA_RANGES): each needs its own, or their daemons' relay sockets would
+# collide on one address.
+MEDIA_RANGES_BY_MODE = {
+    False: {"access": (24000, 24499), "core": (25000, 25499)},
+    True: {"access": (24500, 24999), "core": (25500, 25999)},
+}
+MEDIA_RANGES = None        # None: by mode (above)
 # Removed when hiding (P-Asserted-Identity too when it comes from an
 # untrusted realm): they name equipment or hosts.
 HIDE_HEADERS = {"server", "user-agent", "warning", "path", "error-info", "call-info",
@@ -125,14 +138,14 @@ realms:
     listen:
       - {{ address: {access_ip}, port: {pa}, transport: udp }}
     advertise: {access_ip}
-    media: {{ address: {access_ip}, ports: 24000-24999 }}
+    media: {{ address: {access_ip}, ports: {access_ports} }}
   - name: core
     trusted: true
     hide_topology: false
     listen:
       - {{ address: {core_ip}, port: {pc}, transport: udp }}
     advertise: {core_ip}
-    media: {{ address: {core_ip}, ports: 25000-25999 }}
+    media: {{ address: {core_ip}, ports: {core_ports} }}
 routes:
   - name: access-to-core
     from_realm: access
@@ -290,6 +303,7 @@ class Net:
         self.scanner = scanner if scanner is not None else (SCANNER if self.hidden else None)
         self.scope = test.id().rpartition(".")[2] if test is not None else "net"
         self.reg_map = {}        # binding token -> the device's Contact URI (hidden REGISTER)
+        self.media_ranges = MEDIA_RANGES or MEDIA_RANGES_BY_MODE[self.hidden]
         if self.scanner is not None:
             self.scanner.begin(self.scope)
         self.uas1 = self.ua(UAS_IP, "bob", "uas1")      # next hop 1 / registrar
@@ -307,6 +321,8 @@ class Net:
             self.tmp = tempfile.TemporaryDirectory(prefix="sbc-callflows-")
             text = CONFIG.format(
                 log_level=LOG_LEVEL, access_ip=ACCESS_IP, core_ip=CORE_IP,
+                access_ports="%d-%d" % self.media_ranges["access"],
+                core_ports="%d-%d" % self.media_ranges["core"],
                 hide_access="true" if self.hidden else "false",
                 pa=self.access[1], pc=self.core[1],
                 hops="\n".join("      - { host: %s, port: %d, priority: %d, weight: 1 }" % h
@@ -317,6 +333,9 @@ class Net:
                 if self.scanner is not None:
                     self.scanner.add_sbc_face("access", self.access)
                     self.scanner.add_sbc_face("core", self.core)
+                    # SDP into a realm names the SBC's media address there only
+                    self.scanner.add_media_address("access", MEDIA_IP["access"])
+                    self.scanner.add_media_address("core", MEDIA_IP["core"])
                 return
             self.sbc_log_at_failure = self.sbc.log_text()
             self.sbc.stop()
@@ -446,23 +465,26 @@ class Net:
                        match=lambda m: m.is_request and m.cseq == resp.cseq and m.method != "ACK")
         return reqs[-1] if reqs else None
 
-    def hidden_body(self, msg, side):
-        """msg's body as it reaches `side` when hiding: an SDP's o= address
-        becomes the SBC's media address of that realm (c=/m= are media
-        anchoring's, a later issue: unchanged)."""
+    def media_body(self, msg, side):
+        """msg's body as it reaches `side`: SDP anchored (see the module doc;
+        checked by sipua.sdp_rewrite_problem), other bodies byte for byte."""
         ct = (msg.get("content-type") or "").split(";")[0].strip().lower()
-        if ct != "application/sdp" or not msg.body:
+        if ct != "application/sdp" or not msg.body or not self.proxied or MODE != "sbc":
             return msg.body
-        lines = msg.body.split(b"\r\n")
-        ip = MEDIA_IP[side].encode()
-        for i, ln in enumerate(lines):
-            if ln.startswith(b"o="):
-                parts = ln.split(b" ")
-                if len(parts) >= 6:
-                    parts[4] = b"IP6" if b":" in ip else b"IP4"
-                    parts[5] = ip
-                    lines[i] = b" ".join(parts)
-        return b"\r\n".join(lines)
+        method = msg.method or msg.cseq_method
+        oa = method in ("INVITE", "UPDATE", "PRACK", "ACK") and (
+            msg.is_request or 100 < msg.status < 300)
+        if not oa and not self.hidden:
+            return msg.body
+        ip, ports = MEDIA_IP[side], (self.media_ranges[side] if oa else None)
+        strip = oa and not TRUSTED[side]
+
+        def ok(got, sent=msg.body):
+            return sdp_rewrite_problem(sent, got, ip, ports, strip) is None
+        return Match("SDP anchored towards %s: o=/c= %s, m= ports %s" % (
+            side, ip, "%d-%d" % ports if ports else "unchanged"), ok)
+
+    hidden_body = media_body   # (the name of topology hiding's o= rewrite)
 
     def hidden_removes(self, name, sender_side):
         c = canon(name)
@@ -504,7 +526,7 @@ class Net:
         if not any(canon(n) == "record-route" for n, _ in hdrs):
             absent.add("record-route")
         start = sent.start_line if ruri is None else "%s %s SIP/2.0" % (sent.method, ruri)
-        return Expected(start, hdrs, sent.body, absent=absent,
+        return Expected(start, hdrs, self.media_body(sent, rs), absent=absent,
                         src=self.src_for(receiver, sent.ua),
                         title=title or "%s from %s relayed to %s" % (sent.method, sent.ua.name,
                                                                    receiver.name))
@@ -571,8 +593,8 @@ class Net:
             for v in (sipua.split_commas(value) if c in sipua.LIST_HEADERS else [value]):
                 hdrs.append((name, v))
         absent = {"record-route"} if not sent.has("record-route") else set()
-        return Expected(sent.start_line, hdrs, sent.body, absent=absent,
-                        src=self.src_for(receiver, sent.ua), title=title)
+        return Expected(sent.start_line, hdrs, self.media_body(sent, self.side(receiver)),
+                        absent=absent, src=self.src_for(receiver, sent.ua), title=title)
 
     def _expected_hidden_response(self, sent, receiver, title):
         """Hiding: the Via stack of the request as the receiver sent it,
@@ -1631,8 +1653,9 @@ class ScannerCheck(unittest.TestCase):
 
     def test_scanner_finds_tokens_and_sdp_origin(self):
         """No SBC: fabricated datagrams. A token first seen towards the
-        access realm, or the phone's address in an o= line, found in what
-        goes to the core; c=/m= lines and other scopes' ports are not."""
+        access realm, the phone's address in an o= or c= line, its port in
+        an m= line, found in what goes to the core, and that SDP named by
+        its addresses as not the SBC's; other scopes' ports are not."""
         sc = leakscan.LeakScanner()
         sc.begin("self-test")
 
@@ -1642,6 +1665,7 @@ class ScannerCheck(unittest.TestCase):
         phone, core = Fake("phone", PHONE_IP, 40123), Fake("core", UAS_IP, 40456)
         sc.attach(phone, "access")
         sc.attach(core, "core")
+        sc.add_media_address("core", CORE_IP)
         tok = "sbc" + "a2b3c4d5e6f7g" * 2 + "hi"
         sc.tap(phone, "in", ("SIP/2.0 200 OK\r\nContact: <sip:%s@127.0.0.1:5060>\r\n"
                              "Content-Length: 0\r\n\r\n" % tok).encode(), (ACCESS_IP, 5060))
@@ -1655,9 +1679,15 @@ class ScannerCheck(unittest.TestCase):
         sc.tap(core, "in", b"OPTIONS sip:x@example.com SIP/2.0\r\nX-Port: ;rport=40123\r\n\r\n",
                (CORE_IP, 5060))
         leaks = sc.scan()
-        what = sorted((lk.ident.kind, lk.ident.value, lk.line.split(":")[0]) for lk in leaks)
-        self.assertEqual(what, [("host", PHONE_IP, "o=alice 1 1 IN IP4 127.0.0.4"), ("token", tok, "X-Debug")],
-                         sc.report(leaks))
+        what = sorted((lk.ident.kind, lk.ident.value, lk.ident.realm, lk.line.split(":")[0])
+                      for lk in leaks)
+        self.assertEqual(what, [
+            ("host", PHONE_IP, "access", "c=IN IP4 127.0.0.4"),
+            ("host", PHONE_IP, "access", "o=alice 1 1 IN IP4 127.0.0.4"),
+            ("host", PHONE_IP, "core", "c=IN IP4 127.0.0.4"),      # not the SBC's media address
+            ("host", PHONE_IP, "core", "o=alice 1 1 IN IP4 127.0.0.4"),
+            ("port", "40123", "access", "m=audio 40123 RTP/AVP 0"),
+            ("token", tok, "access", "X-Debug")], sc.report(leaks))
 
     def test_scanner_bites_with_hiding_off(self):
         """A real call through the SBC with hiding off: the scanner must

@@ -10,29 +10,38 @@ named after its PID, deleted at the end whatever happens (try/finally, atexit,
 SIGTERM from meson's timeout); the only process it kills is the sbc it
 started, by PID.
 
-    netns A (phones)                 netns S (the SBC host)                 netns C (core)
-    a0 10.10.0.2/24 --- veth --- s0  [net_af_packet0]  sbc  [net_tap0] sbcp1 --+
-                                     kernel_tap sbcx0 10.10.0.1/24               br0 --- s1 --- veth --- c0 10.20.0.2/24
-                                     (TCP listener)                           --+
+    netns A (phones)                  netns S (the SBC host)            netns C (core)
+    a0 10.10.0.2/24   --- veth --- s0 [net_af_packet0]  sbc  [net_tap0] ~~~ sbcp1 10.20.0.2/24
+       2001:db8:10::2/64              kernel_tap sbcx0 10.10.0.1/24,       (the TAP, moved into C)
+                                        2001:db8:10::1/64 (TCP listener)
 
 Port 0 (access realm, 10.10.0.1) is af_packet on a veth: the kernel reassembles
 IPv4 fragments before af_packet sees them (PACKET_FANOUT_FLAG_DEFRAG), so its
 frames may exceed the MTU (framesz=4096, mbuf_size 4224). Port 1 (core realm,
-10.20.0.1) is a net_tap interface bridged to a veth: fragments reach the SBC as
-fragments, which exercises the data plane's own reassembly (rte_ip_frag). Both
-ports send the SBC's large datagrams as fragments it builds itself.
+10.20.0.1) is a net_tap device whose kernel interface the test moves into
+netns C and gives the UAS's address: C's kernel talks to the SBC's data plane
+directly, and its fragments reach the SBC as fragments, which exercises the
+data plane's own reassembly (rte_ip_frag). Both ports send the SBC's large
+datagrams as fragments it builds itself. (No bridge: nothing depends on
+br_netfilter or host sysctls.)
 
 Checks: ARP (answer for our address, none for others; the SBC resolving its
 next hop), ICMP echo, OPTIONS answered, the exception path (a TCP connection
-to a kernel listener on the SBC host through the DPDK port), a basic call
-through the SBC (INVITE/100/180/200/ACK/BYE with the UAS in its own
+to a kernel listener on the SBC host through the DPDK port, IPv4 and IPv6), a
+basic call through the SBC (INVITE/100/180/200/ACK/BYE with the UAS in its own
 namespace), an INVITE and a 200 with SDP large enough to be fragmented in both
-directions, the data-plane counters at the end, and the start-up errors
-(port not found, not enough queues, no hugepages, configuration errors).
+directions; IPv6: neighbour discovery both ways, ICMPv6 echo, OPTIONS, and an
+INVITE from an IPv6 phone to the IPv4 core with IPv6 fragments each way (the
+af_packet defragmentation is IPv4 only, so these reach the SBC's own
+reassembly); RTP relayed both ways through the relay ports the SBC put in
+the SDP (handed between workers when RSS lands it on the wrong one); the
+data-plane counters at the end, and the start-up errors (port not found,
+not enough queues, no hugepages, configuration errors).
 """
 import atexit
 import contextlib
 import ctypes
+import fcntl
 import os
 import re
 import signal
@@ -46,7 +55,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipua import UA, make_request, new_call_id, new_tag, sdp  # noqa: E402
+from sipua import (UA, SipMessage, make_request, new_branch, new_call_id, new_tag,  # noqa: E402
+                   sdp, sdp_rewrite_problem)
 
 SBC = None
 SRC = None
@@ -55,8 +65,11 @@ NS_S, NS_A, NS_C = TAG + "s", TAG + "a", TAG + "c"
 MAC0 = "02:00:00:00:0a:01"
 MAC1 = "02:00:00:00:14:01"
 SBC_A, PHONE = "10.10.0.1", "10.10.0.2"
+SBC_A6, PHONE6 = "2001:db8:10::1", "2001:db8:10::2"
 SBC_C, UAS_IP = "10.20.0.1", "10.20.0.2"
 TCP_PORT = 7777
+UAS_PORT = 5062
+ACCESS_MEDIA, CORE_MEDIA = (40000, 40999), (42000, 42999)
 T1 = 0.1
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -122,6 +135,19 @@ def make_netns(name):
     run("ip", "netns", "add", name)
     _CLEANUP.append(lambda: del_netns(name))
     run("ip", "link", "set", "lo", "up", ns=name)
+
+
+def tx_checksum_off(ns, dev):
+    """ethtool -K DEV tx off, without needing ethtool (SIOCETHTOOL,
+    ETHTOOL_STXCSUM)."""
+    with netns(ns):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        val = ctypes.create_string_buffer(struct.pack("II", 0x17, 0), 8)
+        ifr = struct.pack("16sP", dev.encode(), ctypes.addressof(val)).ljust(40, b"\0")
+        fcntl.ioctl(s.fileno(), 0x8946, ifr)
+    finally:
+        s.close()
 
 
 def quiet_ipv6(ns, dev):
@@ -198,7 +224,7 @@ io:
   ports:
     - device: "net_af_packet0,iface=s0,framesz=4096,blocksz=4096"
       mac: "{mac0}"
-      addresses: [ {sbc_a}/24 ]
+      addresses: [ {sbc_a}/24, "{sbc_a6}/64" ]
       kernel_tap: sbcx0
     - device: "net_tap0,iface=sbcp1"
       mac: "{mac1}"
@@ -208,6 +234,7 @@ realms:
     hide_topology: false
     listen:
       - {{ address: {sbc_a}, port: 5060 }}
+      - {{ address: "{sbc_a6}", port: 5060 }}
     media: {{ address: {sbc_a}, ports: 40000-40999 }}
   - name: core
     trusted: true
@@ -251,6 +278,62 @@ def big_sdp(user, ip, port, size):
     return body + b"".join(lines)
 
 
+class Phone6:
+    """A bare SIP endpoint on IPv6 (sipua's UA is IPv4): builds requests,
+    reads responses; enough for OPTIONS and an INVITE transaction."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        self.sock.bind((PHONE6, 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.settimeout(0.2)
+
+    def close(self):
+        self.sock.close()
+
+    def discard(self):
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.sock.recv(65535)
+        except OSError:
+            pass
+        finally:
+            self.sock.settimeout(0.2)
+
+    def request(self, method, ruri, call_id, branch, cseq, from_tag, to_tag=None, body=b""):
+        h = ["%s %s SIP/2.0" % (method, ruri),
+             "Via: SIP/2.0/UDP [%s]:%d;branch=%s;rport" % (PHONE6, self.port, branch),
+             "Max-Forwards: 70",
+             "From: <sip:carol@[%s]>;tag=%s" % (PHONE6, from_tag),
+             "To: <%s>%s" % (ruri, ";tag=" + to_tag if to_tag else ""),
+             "Call-ID: " + call_id,
+             "CSeq: %d %s" % (cseq, method),
+             "Contact: <sip:carol@[%s]:%d>" % (PHONE6, self.port)]
+        if body:
+            h.append("Content-Type: application/sdp")
+        h.append("Content-Length: %d" % len(body))
+        data = ("\r\n".join(h) + "\r\n\r\n").encode() + body
+        self.sock.sendto(data, (SBC_A6, 5060))
+        return data
+
+    def expect(self, call_id, status, timeout=3.0):
+        """The first response with this status to call_id; others skipped."""
+        deadline, seen = time.monotonic() + timeout, []
+        while time.monotonic() < deadline:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            m = SipMessage.parse(data)
+            seen.append(m.summary() if hasattr(m, "summary") else repr(data[:60]))
+            if m.call_id == call_id and m.status == status:
+                assert addr[0] == SBC_A6, addr
+                return m
+        raise AssertionError("phone6: no %d for %s within %.1f s; got %s"
+                             % (status, call_id, timeout, seen))
+
+
 # ---------------------------------------------------------------------------
 
 class DpdkBackend(unittest.TestCase):
@@ -266,45 +349,40 @@ class DpdkBackend(unittest.TestCase):
             make_netns(ns)
         run("ip", "link", "add", "s0", "netns", NS_S, "type", "veth", "peer", "name", "a0",
             "netns", NS_A)
-        run("ip", "link", "add", "s1", "netns", NS_S, "type", "veth", "peer", "name", "c0",
-            "netns", NS_C)
-        run("ip", "link", "add", "br0", "type", "bridge", ns=NS_S)
-        for dev in ("s0", "s1", "br0"):
-            quiet_ipv6(NS_S, dev)
-            run("ip", "link", "set", dev, "up", ns=NS_S)
-        run("ip", "link", "set", "s1", "master", "br0", ns=NS_S)
+        quiet_ipv6(NS_S, "s0")
+        run("ip", "link", "set", "s0", "up", ns=NS_S)
         # The kernel of S owns 10.10.0.1 (on the exception TAP): it must not
         # answer ARP for it on the DPDK port's veth as well.
         run("sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=8", ns=NS_S)
-        # A bridge that hands IPv4 to netfilter would reassemble fragments
-        # before the SBC sees them; keep them fragments.
-        run("sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0", ns=NS_S, check=False)
-        for ns, dev, ip in ((NS_A, "a0", PHONE), (NS_C, "c0", UAS_IP)):
-            quiet_ipv6(ns, dev)
-            run("ip", "addr", "add", ip + "/24", "dev", dev, ns=ns)
-            run("ip", "link", "set", dev, "up", ns=ns)
-            # veth leaves UDP checksums to "hardware": af_packet would see
-            # them unfinished. Real NICs and TAPs deliver them complete.
-            run("ethtool", "-K", dev, "tx", "off", ns=ns, quiet=True)
-        with netns(NS_C):
-            cls.uas = UA(UAS_IP, 0, name="uas", user="bob", t1=T1)
-        _CLEANUP.append(cls.uas.close)
+        run("ip", "addr", "add", PHONE + "/24", "dev", "a0", ns=NS_A)
+        run("ip", "-6", "addr", "add", PHONE6 + "/64", "dev", "a0", "nodad", ns=NS_A)
+        run("ip", "link", "set", "a0", "up", ns=NS_A)
+        # veth leaves UDP checksums to "hardware": af_packet would see them
+        # unfinished. Real NICs and TAPs deliver them complete.
+        tx_checksum_off(NS_A, "a0")
         text = CONFIG.format(workers=2, prefix=TAG, mac0=MAC0, mac1=MAC1, sbc_a=SBC_A,
-                             sbc_c=SBC_C, uas_ip=UAS_IP, uas_port=cls.uas.port)
+                             sbc_a6=SBC_A6, sbc_c=SBC_C, uas_ip=UAS_IP, uas_port=UAS_PORT)
         cls.sbc = Daemon(cls.tmp.name, text)
-        # The core port is a TAP the SBC creates: bridge it once it exists.
+        # The core port is a TAP the SBC creates in S: move its kernel side
+        # into C, where it becomes the core host's interface.
         wait_for(lambda: cls.sbc_failed() or "sbcp1" in run("ip", "-o", "link", ns=NS_S),
                  20, "the SBC to create its net_tap interface sbcp1")
         cls.assert_running()
-        quiet_ipv6(NS_S, "sbcp1")
-        run("ip", "link", "set", "sbcp1", "master", "br0", ns=NS_S)
-        run("ip", "link", "set", "sbcp1", "up", ns=NS_S)
         wait_for(lambda: cls.sbc_failed() or "listening on" in cls.sbc.log_text(), 20,
                  "the SBC to listen")
         cls.assert_running()
+        run("ip", "link", "set", "sbcp1", "netns", NS_C, ns=NS_S)
+        quiet_ipv6(NS_C, "sbcp1")
+        run("ip", "addr", "add", UAS_IP + "/24", "dev", "sbcp1", ns=NS_C)
+        run("ip", "link", "set", "sbcp1", "up", ns=NS_C)
+        with netns(NS_C):
+            cls.uas = UA(UAS_IP, UAS_PORT, name="uas", user="bob", t1=T1)
+        _CLEANUP.append(cls.uas.close)
         with netns(NS_A):
             cls.phone = UA(PHONE, 0, name="phone", user="alice", t1=T1)
+            cls.phone6 = Phone6()
         _CLEANUP.append(cls.phone.close)
+        _CLEANUP.append(cls.phone6.close)
         cls.wait_options()
 
     @classmethod
@@ -346,6 +424,7 @@ class DpdkBackend(unittest.TestCase):
 
     def tearDown(self):
         type(self).done.add(self._testMethodName)
+        self.phone6.discard()
         self.phone.discard()
         self.uas.discard()
 
@@ -414,11 +493,9 @@ class DpdkBackend(unittest.TestCase):
             self.assertEqual(got.status, 200, str(got))
             self.assertIn("INVITE", got.get("allow"))
 
-    def test_04_exception_path_tcp(self):
-        """A TCP connection from the phone's namespace to a kernel listener on
-        the SBC host: TAP in, the kernel's replies out of the DPDK port."""
+    def tcp_through_kernel(self, family, server, client):
         with netns(NS_S):
-            ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            ls = socket.socket(family, socket.SOCK_STREAM)
         result = {}
 
         def serve():
@@ -438,16 +515,16 @@ class DpdkBackend(unittest.TestCase):
                 result["error"] = e
         try:
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            ls.bind((SBC_A, TCP_PORT))
+            ls.bind((server, TCP_PORT))
             ls.listen(1)
             ls.settimeout(10)
             t = threading.Thread(target=serve, daemon=True)
             t.start()
             with netns(NS_A):
-                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                c = socket.socket(family, socket.SOCK_STREAM)
             with c:
                 c.settimeout(10)
-                c.connect((SBC_A, TCP_PORT))
+                c.connect((server, TCP_PORT))
                 msg = b"x" * 20000 + b"\n"   # several segments each way
                 c.sendall(msg)
                 want, data = len(b"kernel says ") + len(msg), b""
@@ -458,32 +535,55 @@ class DpdkBackend(unittest.TestCase):
                     data += chunk
             t.join(10)
             self.assertNotIn("error", result)
-            self.assertEqual(result.get("peer", ("",))[0], PHONE)
+            self.assertEqual(result.get("peer", ("",))[0], client)
             self.assertEqual(data, b"kernel says " + msg)
         finally:
             ls.close()
 
+    def test_04_exception_path_tcp(self):
+        """A TCP connection from the phone's namespace to a kernel listener on
+        the SBC host: TAP in, the kernel's replies out of the DPDK port
+        (the kernel resolves the phone itself, by ARP through the port)."""
+        self.tcp_through_kernel(socket.AF_INET, SBC_A, PHONE)
+
+    def test_04b_exception_path_tcp_ipv6(self):
+        """The same over IPv6: the kernel's neighbour discovery goes out of
+        the port and the answer comes back to it through the TAP."""
+        self.tcp_through_kernel(socket.AF_INET6, SBC_A6, PHONE6)
+
     # -- calls ----------------------------------------------------------------------
-    def call(self, offer, answer):
+    def setup_call(self, offer, answer):
+        """INVITE/100/180/200/ACK from the phone to the UAS; the SDP each side
+        receives is the other's as a media-anchoring SBC rewrites it (its
+        media address, relay ports), all else byte for byte. Returns the
+        phone's dialog and the two rewritten bodies."""
         alice, bob = self.phone, self.uas
         inv = alice.invite((SBC_A, 5060), "sip:bob@%s:%d" % (UAS_IP, bob.port), body=offer)
         alice.expect(status=100, call_id=inv.call_id, timeout=3)
         b_inv = bob.expect(method="INVITE", call_id=inv.call_id, timeout=5)
-        self.assertEqual(b_inv.body, offer, "INVITE body relayed intact")
+        problem = sdp_rewrite_problem(offer, b_inv.body, SBC_C, CORE_MEDIA)
+        self.assertIsNone(problem, "INVITE SDP towards the core: %s" % problem)
         self.assertEqual(len(b_inv.get_all("via")), 2, "the SBC's Via on top of the phone's")
         bob.answer(b_inv, 180)
         alice.expect(status=180, call_id=inv.call_id, timeout=3)
         r200 = bob.answer(b_inv, 200, body=answer)
         a200 = alice.expect(status=200, cseq_method="INVITE", call_id=inv.call_id, timeout=3)
-        self.assertEqual(a200.body, answer, "200 body relayed intact")
+        problem = sdp_rewrite_problem(answer, a200.body, SBC_A, ACCESS_MEDIA)
+        self.assertIsNone(problem, "200 SDP towards the phone: %s" % problem)
         d_alice = alice.dialog(a200)
         d_alice.ack(a200)
         bob.expect(method="ACK", call_id=inv.call_id, timeout=3)
-        bye = d_alice.request("BYE")
-        got = bob.expect(method="BYE", call_id=inv.call_id, timeout=3)
-        bob.answer(got, 200)
-        alice.expect(status=200, cseq_method="BYE", call_id=bye.call_id, timeout=3)
         self.assertIsNotNone(r200.dialog)
+        return d_alice, b_inv.body, a200.body
+
+    def hang_up(self, d_alice):
+        bye = d_alice.request("BYE")
+        got = self.uas.expect(method="BYE", call_id=bye.call_id, timeout=3)
+        self.uas.answer(got, 200)
+        self.phone.expect(status=200, cseq_method="BYE", call_id=bye.call_id, timeout=3)
+
+    def call(self, offer, answer):
+        self.hang_up(self.setup_call(offer, answer)[0])
 
     def test_05_basic_call(self):
         self.call(sdp("alice", PHONE, 40000), sdp("bob", UAS_IP, 50000))
@@ -500,6 +600,92 @@ class DpdkBackend(unittest.TestCase):
         for _ in range(3):
             self.assertEqual(self.options(self.phone, (SBC_A, 5060), timeout=2.0).status, 200)
 
+    # -- IPv6 -------------------------------------------------------------------------
+    def test_08_icmpv6_echo_and_nd(self):
+        """The phone's kernel resolves the SBC by neighbour discovery, then
+        pings it; the SBC resolves the phone the same way to answer."""
+        with netns(NS_A):
+            s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        try:
+            s.settimeout(1.0)
+            for seq in range(3):
+                payload = os.urandom(56 + seq * 400)
+                # The kernel fills in the ICMPv6 checksum of raw ICMPv6 sockets.
+                s.sendto(struct.pack("!BBHHH", 128, 0, 0, 0x6bc, seq) + payload, (SBC_A6, 0))
+                while True:
+                    data, addr = s.recvfrom(4096)
+                    if data[0] == 129 and data[4:8] == struct.pack("!HH", 0x6bc, seq):
+                        break
+                self.assertEqual(addr[0], SBC_A6)
+                self.assertEqual(data[8:], payload, "echo reply payload")
+        finally:
+            s.close()
+        neigh = run("ip", "-6", "neigh", "show", SBC_A6, ns=NS_A)
+        self.assertIn(MAC0.lower(), neigh.lower(), "the phone learnt the SBC's MAC by ND")
+
+    def test_09_options_ipv6(self):
+        p6, cid = self.phone6, new_call_id("v6")
+        p6.request("OPTIONS", "sip:[%s]" % SBC_A6, cid, new_branch(), 1, new_tag())
+        got = p6.expect(cid, 200)
+        self.assertIn("INVITE", got.get("allow"))
+
+    def test_10_invite_ipv6_to_ipv4_fragmented(self):
+        """A v6 phone calls the v4 core with a ~3 kB SDP (IPv6 fragments the
+        SBC reassembles); the UAS answers 183 with a ~3 kB SDP (fragments the
+        SBC builds in IPv6), then 486; the phone ACKs."""
+        p6, bob = self.phone6, self.uas
+        cid, branch, ftag = new_call_id("v6"), new_branch(), new_tag()
+        offer = big_sdp("carol", PHONE6, 40010, 3000).replace(b"IN IP4", b"IN IP6")
+        ruri = "sip:bob@%s:%d" % (UAS_IP, UAS_PORT)
+        p6.request("INVITE", ruri, cid, branch, 1, ftag, body=offer)
+        p6.expect(cid, 100)
+        b_inv = bob.expect(method="INVITE", call_id=cid, timeout=5)
+        problem = sdp_rewrite_problem(offer, b_inv.body, SBC_C, CORE_MEDIA)
+        self.assertIsNone(problem, "INVITE SDP from IPv6 to the IPv4 core: %s" % problem)
+        early = big_sdp("bob", UAS_IP, 50010, 3000)
+        bob.answer(b_inv, 183, body=early)
+        r183 = p6.expect(cid, 183)
+        problem = sdp_rewrite_problem(early, r183.body, SBC_A, ACCESS_MEDIA)
+        self.assertIsNone(problem, "183 SDP towards the IPv6 phone: %s" % problem)
+        bob.answer(b_inv, 486)
+        r486 = p6.expect(cid, 486)
+        p6.request("ACK", ruri, cid, branch, 1, ftag, to_tag=r486.to_tag)
+        bob.expect(method="ACK", call_id=cid, timeout=3)
+
+    # -- media ------------------------------------------------------------------------
+    def test_11_rtp_relay(self):
+        """RTP both ways through the relay ports the SBC put in the SDP: from
+        the phone's namespace through af_packet, to the core through the
+        TAP, and back; source addresses are the SBC's relay ports (symmetric
+        RTP). With two workers a packet that lands on the worker not owning
+        its relay port is handed to the owner (MEDIA_HANDOFF)."""
+        with netns(NS_A):
+            ra = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            ra.bind((PHONE, 40020))
+        with netns(NS_C):
+            rb = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            rb.bind((UAS_IP, 50020))
+        try:
+            ra.settimeout(2)
+            rb.settimeout(2)
+            d, to_core, to_phone = self.setup_call(sdp("alice", PHONE, 40020),
+                                                   sdp("bob", UAS_IP, 50020))
+            port_b = int(re.search(rb"m=audio (\d+)", to_core).group(1))
+            port_a = int(re.search(rb"m=audio (\d+)", to_phone).group(1))
+            for seq in range(20):
+                pkt = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x1234) + os.urandom(160)
+                ra.sendto(pkt, (SBC_A, port_a))
+                data, src = rb.recvfrom(2048)
+                self.assertEqual((data, src), (pkt, (SBC_C, port_b)), "RTP phone -> core")
+                back = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x5678) + os.urandom(160)
+                rb.sendto(back, (SBC_C, port_b))
+                data, src = ra.recvfrom(2048)
+                self.assertEqual((data, src), (back, (SBC_A, port_a)), "RTP core -> phone")
+            self.hang_up(d)
+        finally:
+            ra.close()
+            rb.close()
+
     def test_99_counters_and_clean_stop(self):
         cls = type(self)
         status = cls.sbc.stop()
@@ -515,10 +701,15 @@ class DpdkBackend(unittest.TestCase):
             "test_05_basic_call": (("NBR_LEARNT", 1), ("RX_DGRAMS", 8), ("TX_DGRAMS", 8)),
             "test_06_fragmented_invite_and_200": (("TX_FRAGS", 4), ("FRAG_IN", 3),
                                                   ("REASSEMBLED", 1)),
+            "test_08_icmpv6_echo_and_nd": (("ICMP6_ECHO", 3), ("ND_NA_SENT", 1)),
+            "test_10_invite_ipv6_to_ipv4_fragmented": (("FRAG_IN", 3), ("REASSEMBLED", 1),
+                                                       ("TX_FRAGS", 3)),
+            "test_11_rtp_relay": (("MEDIA_IN", 40),),
         }
         for name, least in [x for t in cls.done for x in want.get(t, ())]:
             self.assertGreaterEqual(c.get(name, 0), least, "%s in %s\nlog:\n%s" % (name, c, log))
-        for bad in ("RX_BAD_UDP", "RX_BAD_IP", "TX_FULL", "TX_NOMBUF", "NBR_QUEUE_FULL"):
+        for bad in ("RX_BAD_UDP", "RX_BAD_IP", "RX_BAD_IP6", "ICMP6_BAD", "TX_FULL",
+                    "TX_NOMBUF", "NBR_QUEUE_FULL", "MEDIA_HANDOFF_LOST"):
             self.assertEqual(c.get(bad, 0), 0, "%s in %s" % (bad, c))
         for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
             self.assertNotIn(marker, log)
@@ -600,6 +791,11 @@ class StartupErrors(unittest.TestCase):
                 self.skipTest("this host has free hugepages")
         self.expect_failure(self.start("nohuge", eal='"--file-prefix=%s"' % (TAG + "h")),
                             r"no free hugepages for DPDK.*--no-huge")
+
+    def test_example_config(self):
+        r = subprocess.run([SBC, "-t", "-c", os.path.join(SRC, "conf", "dpdk.yaml")],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_listen_not_on_a_port(self):
         cfg = os.path.join(self.tmp.name, "badlisten.yaml")

@@ -253,6 +253,32 @@ static void test_workers(void **state)
 	sbc_config_free(cfg);
 }
 
+/* media.timeout_s: a realm without one takes the top-level value (given
+ * before or after the realms); 0 given in a realm turns it off there. */
+static void test_media_timeout(void **state)
+{
+	struct sbc_config *cfg = parse_ok(MIN_REALM);
+
+	assert_int_equal(cfg->media.timeout_s, 0);
+	assert_int_equal(cfg->realms[0].media.timeout_s, 0);
+	sbc_config_free(cfg);
+	cfg = parse_ok("realms:\n"
+		       "  - name: a\n"
+		       "    listen: [{ address: 127.0.0.1 }]\n"
+		       "    media: { address: 127.0.0.1, ports: 10000-10999 }\n"
+		       "  - name: b\n"
+		       "    listen: [{ address: 127.0.0.2 }]\n"
+		       "    media: { address: 127.0.0.2, ports: 12000-12999, timeout_s: 0 }\n"
+		       "  - name: c\n"
+		       "    listen: [{ address: 127.0.0.3 }]\n"
+		       "    media: { address: 127.0.0.3, ports: 14000-14999, timeout_s: 5 }\n"
+		       "media: { timeout_s: 30 }\n");
+	assert_int_equal(cfg->realms[0].media.timeout_s, 30);
+	assert_int_equal(cfg->realms[1].media.timeout_s, 0);
+	assert_int_equal(cfg->realms[2].media.timeout_s, 5);
+	sbc_config_free(cfg);
+}
+
 static void test_ipv6_and_hostnames(void **state)
 {
 	struct sbc_config *cfg = parse_ok(
@@ -368,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_workers),
+		cmocka_unit_test(test_media_timeout),
 		cmocka_unit_test(test_ipv6_and_hostnames),
 		cmocka_unit_test(test_metrics_disabled),
 		cmocka_unit_test(test_wildcard_with_advertise),

@@ -1517,6 +1517,73 @@ static void test_idle(void **state)
 	media_destroy(m);
 }
 
+/* The port hook sees every port taken and given back exactly once, forks
+ * included (shared ports are not announced twice), and the accessors tell
+ * who offered. */
+static int hook_open[NREALMS][128];  /* per realm, per port - first */
+static int hook_calls;
+
+static void hook(void *ctx, uint32_t realm, uint16_t port, bool in_use)
+{
+	int *slot = &hook_open[realm][port - realms[realm].port_first];
+
+	assert_ptr_equal(ctx, hook_open);
+	assert_true(port >= realms[realm].port_first && port <= realms[realm].port_last);
+	assert_int_equal(*slot, in_use ? 0 : 1); /* no double open or close */
+	*slot = in_use;
+	hook_calls++;
+}
+
+static int hook_count(unsigned realm)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < 128; i++)
+		n += hook_open[realm][i];
+	return n;
+}
+
+static void test_port_hook_and_offer_side(void **state)
+{
+	struct media_conf c = { .worker = 0, .nworkers = 1, .max_sessions = 8, .nrealms = NREALMS,
+				.realms = realms, .port_hook = hook, .port_ctx = hook_open };
+	struct media *m = media_create(&c);
+
+	memset(hook_open, 0, sizeof(hook_open));
+	hook_calls = 0;
+	assert_non_null(m);
+	struct media_session *s = media_session_new(m, ACC, CORE, 1000);
+	assert_int_equal(media_sdp_offer_side(s), -1);
+	assert_false(media_sdp_answered(s));
+	XX(m, s, A, OFFER, offer_a, NULL);
+	assert_int_equal(media_sdp_offer_side(s), A);
+	assert_int_equal(hook_count(ACC), 2);
+	assert_int_equal(hook_count(CORE), 2);
+	struct media_session *f = media_session_fork(m, s, 1000);
+	assert_non_null(f);
+	assert_int_equal(media_sdp_offer_side(f), A);
+	assert_int_equal(hook_count(ACC), 4);   /* the fork's own caller-side pair */
+	assert_int_equal(hook_count(CORE), 2);  /* shared */
+	XX(m, s, B, ANSWER, answer_b, NULL);
+	assert_int_equal(media_sdp_offer_side(s), -1);
+	assert_true(media_sdp_answered(s));
+	/* a re-offer from B rolled back gives back only what it took */
+	XX(m, s, B, OFFER, ANSWER_B("10.1.1.20", "6000", ""), NULL);
+	assert_int_equal(media_sdp_offer_side(s), B);
+	media_sdp_reject(m, s);
+	assert_int_equal(media_sdp_offer_side(s), -1);
+	media_session_confirm(m, s);
+	media_session_free(m, f);
+	assert_int_equal(hook_count(ACC), 2);
+	assert_int_equal(hook_count(CORE), 2);
+	assert_int_equal(in_use(m, ACC), (uint32_t)hook_count(ACC));
+	media_session_free(m, s);
+	assert_int_equal(hook_count(ACC), 0);
+	assert_int_equal(hook_count(CORE), 0);
+	assert_int_equal(hook_calls, 12);
+	media_destroy(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1557,6 +1624,7 @@ int main(void)
 		cmocka_unit_test(test_rtp_loss_wrap_reorder),
 		cmocka_unit_test(test_rtp_jitter_hand_computed),
 		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_port_hook_and_offer_side),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
