@@ -649,6 +649,8 @@ static const struct field sip_fields[] = {
 	FNUM(struct sbc_sip, t4_ms, F_U32, 1, 3600000),
 	FNUM(struct sbc_sip, timer_c_ms, F_U32, 1, 3600000),
 	FNUM(struct sbc_sip, max_dialog_duration_s, F_U32, 1, 2592000),
+	FNUM(struct sbc_sip, max_transactions, F_U32, 256, 1048576),
+	FNUM(struct sbc_sip, max_dialogs, F_U32, 256, 4194304),
 	FLD(struct sbc_sip, user_agent, F_STR, false),
 };
 
@@ -1884,6 +1886,7 @@ static void config_defaults(struct sbc_config *cfg, const char *name)
 	cfg->log_level = SBC_LOG_INFO;
 	cfg->sip = (struct sbc_sip){ .t1_ms = 500, .t2_ms = 4000, .t4_ms = 5000,
 				     .timer_c_ms = 180000, .max_dialog_duration_s = 14400,
+				     .max_transactions = 16384, .max_dialogs = 16384,
 				     .user_agent = "sbc" };
 	cfg->control.metrics_enabled = true;
 	parse_ip("127.0.0.1", &cfg->control.metrics_ip);

@@ -178,6 +178,11 @@ struct sbc_sip {
 	uint32_t t4_ms;
 	uint32_t timer_c_ms;
 	uint32_t max_dialog_duration_s;
+	/* Per worker. Every transaction stays 64*T1 after its final response
+	 * (RFC 3261 17, RFC 6026), so a worker sustains about
+	 * max_transactions / (64 * T1) transactions a second, ~2 per call. */
+	uint32_t max_transactions;
+	uint32_t max_dialogs;
 	char user_agent[SBC_UA_MAX + 1];  /* Server header; empty = none */
 };
 

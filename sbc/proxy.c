@@ -1726,7 +1726,10 @@ static int build_response(struct proxy *p, struct pctx *x, const struct sip_msg 
 	if (sip_edit_delete_all(e, SIP_H_VIA) < 0 || sip_edit_delete_all(e, SIP_H_RECORD_ROUTE) < 0 ||
 	    edit_hide_headers(p, x->out_realm, x->in.realm) < 0)
 		return -ENOSPC;
-	int r = x->reg ? (m->status >= 200 && m->status < 300 ? edit_reg_contacts(p, x, m) : 0)
+	/* A REGISTER's failure carries the registrar's view (core tokens,
+	 * other devices' contacts): none of it is the device's business. */
+	int r = x->reg ? (m->status >= 200 && m->status < 300 ? edit_reg_contacts(p, x, m)
+							       : sip_edit_delete_all(e, SIP_H_CONTACT))
 		       : edit_contacts(p, NULL, m, x->in.realm, cid);
 	if (r < 0 || (r = edit_body(p, x, m, op, x->in.realm, true)) < 0)
 		return r;
@@ -1872,6 +1875,28 @@ static const struct sbc_route *route_lookup(const struct proxy *p, const struct 
 	return NULL;
 }
 
+/* The Route values from rs->next to the end, joined: the route set a
+ * hidden request keeps after the SBC's own entries are gone. Written into
+ * p->rs[0] (valid until the request is built). */
+static sip_str_t remaining_routes(struct proxy *p, const struct sip_msg *m, const struct route_scan *rs)
+{
+	struct sip_list_iter it;
+	sip_str_t v;
+	size_t l = 0;
+	bool on = false;
+	sip_list_init(&it, m, SIP_H_ROUTE);
+	while (sip_list_next(&it, &v) > 0) {
+		on = on || v.p == rs->next.p;
+		if (!on)
+			continue;
+		int k = snprintf(p->rs[0] + l, RS_MAX - l, "%s%.*s", l ? ", " : "", (int)v.len, v.p);
+		if (k < 0 || (size_t)k >= RS_MAX - l)
+			return SIP_STR_NULL;
+		l += (size_t)k;
+	}
+	return (sip_str_t){ p->rs[0], (uint32_t)l };
+}
+
 /* An in-dialog request at one of our dialog tokens: the dialog gives the
  * other side's target, route set and (for NAT realms) latched address. */
 static uint16_t resolve_dialog(struct proxy *p, struct pctx *x, const struct sip_msg *m,
@@ -1988,6 +2013,10 @@ static uint16_t resolve(struct proxy *p, struct pctx *x, const struct sip_msg *m
 		x->hidden = hidden_pair(p, x->in.realm, out);
 		x->reg = x->hidden && m->method == SIP_M_REGISTER &&
 			 !p->env.cfg->realms[x->in.realm].trusted;
+		/* Hidden, the Route lines go; the entries after ours name hops of
+		 * the realm we send into, and loose routing needs them there. */
+		if (x->hidden && rs.next.len)
+			x->route_set = remaining_routes(p, m, &rs);
 		set_peer(p, &x->target, out, &a);
 		x->by_table = false;
 		return 0;

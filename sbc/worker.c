@@ -54,12 +54,7 @@
 #define WORKER_HANDOFF_RING 256u
 #define WORKER_BUFS (IO_BURST_MAX + WORKER_HANDOFF_RING + IO_BURST_MAX)
 
-/* Per-shard capacities (transactions each way, dialogs). lib/txn keeps
- * about 2.6 KiB per stored message: 4096 each way is ~34 MiB a worker,
- * enough for ~1000 call setups per second per worker at 64*T1 lifetimes.
- * Beyond it requests get 503 (counted), never unbounded queues. */
-#define WORKER_MAX_TXN 4096u
-#define WORKER_MAX_DIALOGS 16384u
+/* Per-shard capacities come from sip.max_transactions / max_dialogs. */
 /* Media sessions per shard (a call, plus one per extra forked early
  * dialog), two streams each: ~1.3 KiB a session, ~10 MiB a worker. The
  * port ranges usually bind first: a call takes a pair on each realm. */
@@ -897,8 +892,8 @@ static int make_proxy(struct worker *w)
 		.send = proxy_send,
 		.ctx = w,
 		.seed = { w->sh->seed[0] ^ w->id, w->sh->seed[1] },
-		.max_transactions = WORKER_MAX_TXN,
-		.max_dialogs = WORKER_MAX_DIALOGS,
+		.max_transactions = w->cfg->sip.max_transactions,
+		.max_dialogs = w->cfg->sip.max_dialogs,
 		.sl_tag = w->tag,
 		.calls = &w->m.calls,
 		.token_key = w->sh->token_key,

@@ -195,6 +195,9 @@ struct lg_worker {
 } __attribute__((aligned(64)));
 
 extern volatile sig_atomic_t lg_stop;
+/* Last datagram received by any thread: a UAS thread the kernel gives no
+ * peer must still see the process go idle. Relaxed, once per batch. */
+extern _Atomic uint64_t lg_last_rx_ns;
 
 /* net.c */
 int lg_net_open(struct lg_worker *w);

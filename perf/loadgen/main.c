@@ -21,6 +21,7 @@
 #include "lg.h"
 
 volatile sig_atomic_t lg_stop;
+_Atomic uint64_t lg_last_rx_ns;
 
 static const char usage_text[] =
 "usage: sbc-loadgen [--role uac|uas] [--scenario NAME] [options]\n"

@@ -195,6 +195,7 @@ unsigned lg_rx_burst(struct lg_worker *w,
 	/* One clock read per batch: latency is measured to the batch. */
 	w->now_ns = lg_clock_ns();
 	w->t_last_rx_ns = w->now_ns;
+	atomic_store_explicit(&lg_last_rx_ns, w->now_ns, memory_order_relaxed);
 	for (int i = 0; i < n; i++) {
 		uint32_t len = w->rx_mh[i].msg_len;
 

@@ -325,12 +325,13 @@ static bool uas_should_stop(const struct lg_worker *w)
 {
 	const struct lg_opts *o = w->o;
 	uint64_t idle_ns = (uint64_t)o->idle_exit_s * 1000000000u;
+	uint64_t last = atomic_load_explicit(&lg_last_rx_ns, memory_order_relaxed);
 
 	if (o->duration_s > 0 && w->now_ns - w->t_start_ns >= (uint64_t)(o->duration_s * 1e9))
 		return true;
-	/* Idle exit counts from the last datagram, once there has been one:
-	 * a UAS waits for its UAC as long as --duration allows. */
-	return idle_ns && w->t_last_rx_ns && w->now_ns - w->t_last_rx_ns >= idle_ns &&
+	/* Idle exit counts from the last datagram of any thread, once there
+	 * has been one: a UAS waits for its UAC as long as --duration allows. */
+	return idle_ns && last && w->now_ns > last && w->now_ns - last >= idle_ns &&
 	       w->st.active == 0;
 }
 
