@@ -90,7 +90,7 @@ struct sums {
 	struct metrics_hist setup, processing;
 	uint64_t txn_server_active, txn_client_active, txn_server_created, txn_client_created;
 	uint64_t retrans_sent, retrans_absorbed, txn_timeouts, txn_pool_exhausted;
-	uint64_t dlg_created, dlg_table_full, dlg_early, dlg_active;
+	uint64_t dlg_created, dlg_table_full, dlg_early, dlg_active, registrations;
 	uint64_t src_used, src_capacity, src_evictions;
 	struct worker_media media;   /* ports_* summed per realm */
 };
@@ -138,6 +138,7 @@ static void sum_worker(struct sums *s, const struct worker *w)
 	s->dlg_created += METRICS_LOAD(m->dlg.created);
 	s->dlg_table_full += METRICS_LOAD(m->dlg.table_full);
 	s->dlg_early += METRICS_LOAD(m->dlg.early);
+	s->registrations += METRICS_LOAD(m->registrations);
 	s->dlg_active += METRICS_LOAD(m->dlg.active);
 	const struct worker_media *md = &m->media;
 	s->media.rx += METRICS_LOAD(md->rx);
@@ -374,7 +375,11 @@ void control_metrics(const struct control_env *env, struct metrics_buf *b,
 
 	metrics_family(b, "sbc_dialogs_active", "gauge", "Dialogs now, by state.");
 	metrics_sample(b, "sbc_dialogs_active", &L("state", "early"), 1, s->dlg_early);
-	metrics_sample(b, "sbc_dialogs_active", &L("state", "confirmed"), 1, s->dlg_active);
+	/* the table's "active" counts every live dialog, early ones too */
+	metrics_sample(b, "sbc_dialogs_active", &L("state", "confirmed"), 1,
+		       s->dlg_active >= s->dlg_early ? s->dlg_active - s->dlg_early : 0);
+	gauge(b, "sbc_registrations_active", "Registration bindings of devices held by the SBC.",
+	      s->registrations);
 	counter(b, "sbc_dialogs_created_total", "Dialogs created.", s->dlg_created);
 	counter(b, "sbc_dialogs_table_full_total", "Dialogs the tables could not hold.",
 		s->dlg_table_full);

@@ -56,6 +56,7 @@
 #include "hash.h"
 #include "pool.h"
 #include "callid.h"
+#include "log.h"
 #include "media.h"
 #include "reg.h"
 #include "sdp.h"
@@ -1293,11 +1294,41 @@ static void media_dialog_confirmed(struct proxy *p, struct dlg *d)
 		wheel_add_in(p->env.wheel, &dm->t_idle, dm->timeout_ms);
 }
 
+/* The call record of a confirmed call: one structured log line when it
+ * ends, with what its media did (RFC 3550 loss and jitter per leg). The
+ * daemon's log is where an operator's CDR collector reads it. */
+static void call_record(struct proxy *p, const struct dlg *d, const struct media_session *ms)
+{
+	struct media_stats st;
+	char buf[1024];
+	size_t n = 0;
+	if (d->state != DLG_CONFIRMED || d->usage != SIP_M_INVITE || !ms)
+		return;
+	media_session_stats(p->media, ms, &st);
+	for (uint32_t i = 0; i < st.nstreams && n < sizeof(buf) - 200; i++) {
+		const struct media_stream_stats *t = &st.stream[i];
+		const struct media_leg_stats *a = &t->leg[MEDIA_SIDE_A], *b = &t->leg[MEDIA_SIDE_B];
+		int k = snprintf(buf + n, sizeof(buf) - n,
+				 " m%u=[a: pkts %llu bytes %llu lost %llu jitter_us %u | b: pkts %llu bytes %llu lost %llu jitter_us %u]",
+				 t->index, (unsigned long long)a->packets, (unsigned long long)a->bytes,
+				 (unsigned long long)a->lost, a->jitter_us, (unsigned long long)b->packets,
+				 (unsigned long long)b->bytes, (unsigned long long)b->lost, b->jitter_us);
+		if (k < 0 || (size_t)k >= sizeof(buf) - n)
+			break;
+		n += (size_t)k;
+	}
+	log_info("call-record call-id=%.*s duration_ms=%llu realms=%s>%s%s", (int)d->call_id.len,
+		 d->call_id.p, (unsigned long long)(now_ms(p) - d->confirmed_ms),
+		 p->env.cfg->realms[d->side[0].realm].name, p->env.cfg->realms[d->side[1].realm].name,
+		 n ? buf : " no-media");
+}
+
 /* Every dialog ends here: its media goes with it. */
 static void dlg_end(struct proxy *p, struct dlg *d)
 {
 	struct dmedia *dm = d->user;
 	if (dm) {
+		call_record(p, d, dm->ms);
 		wheel_cancel(p->env.wheel, &dm->t_idle);
 		media_session_free(p->media, dm->ms);
 		if (dm->x) {

@@ -772,6 +772,7 @@ static void snapshot(struct worker *w)
 	METRICS_STORE(w->m.dlg.table_full, d.table_full);
 	METRICS_STORE(w->m.dlg.early, d.early);
 	METRICS_STORE(w->m.dlg.active, d.active);
+	METRICS_STORE(w->m.registrations, proxy_bindings(w->proxy));
 	protect_set_calls(w->prot, (uint64_t)d.early + d.active);
 	if (w->media)
 		snapshot_media(w);

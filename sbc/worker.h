@@ -105,6 +105,7 @@ struct worker_metrics {
 	struct metrics_calls calls;        /* kept by the shard's proxy (proxy_env.calls) */
 	struct txn_stats txn;              /* shard snapshot */
 	struct dlg_stats dlg;              /* shard snapshot */
+	uint64_t registrations;            /* shard snapshot: bindings held */
 	struct worker_media media;         /* shard snapshot */
 } __attribute__((aligned(64)));
 

@@ -12,6 +12,7 @@ Usage: test_dialog_end.py SBC_BIN SRC_DIR
 Standard library only; every wait is bounded; only our own daemon is killed.
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -118,9 +119,14 @@ class DialogEnd(unittest.TestCase):
         self.bob.expect(method="ACK")
         return inv, d
 
+    def log_text(self):
+        self.log.flush()
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
     def test_max_duration_ends_call_with_bye_both_ways(self):
         t0 = time.monotonic()
-        _, d = self.call()
+        inv, d = self.call()
         bye_b = self.bob.expect(method="BYE", timeout=6)
         bye_a = self.alice.expect(method="BYE", timeout=2)
         elapsed = time.monotonic() - t0
@@ -129,6 +135,13 @@ class DialogEnd(unittest.TestCase):
             self.assertIn("Maximum call duration", bye.get("reason") or "", bye.summary())
         self.bob.answer(bye_b, 200)
         self.alice.answer(bye_a, 200)
+        # the call record of the ended call is in the log
+        deadline = time.monotonic() + 2
+        while "call-record call-id=%s " % inv.call_id not in self.log_text():
+            self.assertLess(time.monotonic(), deadline, self.log_text()[-2000:])
+            time.sleep(0.05)
+        self.assertRegex(self.log_text(), r"call-record call-id=%s duration_ms=\d+ realms=access>core m0=\[a: pkts \d+"
+                         % re.escape(inv.call_id))
         # the dialog is gone: the caller's own BYE now gets 481
         d.request("BYE")
         r = self.alice.expect(cseq_method="BYE", match=lambda m: m.is_response and m.status >= 200)
