@@ -175,6 +175,7 @@ static int scalar_text(struct cfg_ctx *c, const yaml_node_t *n, const char **out
 {
 	size_t i, len;
 
+	*out = ""; /* set on every path (see seq_items) */
 	if (n->type != YAML_SCALAR_NODE)
 		return cfg_fail(c, n, "expected a single value, not a %s",
 				n->type == YAML_MAPPING_NODE ? "mapping" : "list");
@@ -189,13 +190,14 @@ static int scalar_text(struct cfg_ctx *c, const yaml_node_t *n, const char **out
 }
 
 /* Sequence items; a null value is an empty list. */
+/* The outputs are set on every path: callers loop over them after checking
+ * the result, and gcc -O3 cannot always see that order. */
 static int seq_items(struct cfg_ctx *c, yaml_node_t *n, yaml_node_item_t **items, size_t *count)
 {
-	if (is_null(n)) {
-		*items = NULL;
-		*count = 0;
+	*items = NULL;
+	*count = 0;
+	if (is_null(n))
 		return 0;
-	}
 	if (n->type != YAML_SEQUENCE_NODE)
 		return cfg_fail(c, n, "expected a list");
 	*items = n->data.sequence.items.start;
@@ -456,8 +458,10 @@ static int get_choice(struct cfg_ctx *c, const yaml_node_t *n, const char *what,
 	const char *s;
 	char list[128] = "", pb[80];
 	size_t used = 0;
-	int r = scalar_text(c, n, &s);
+	int r;
 
+	*out = 0; /* set on every path (see seq_items) */
+	r = scalar_text(c, n, &s);
 	if (r)
 		return r;
 	for (size_t i = 0; i < count; i++) {

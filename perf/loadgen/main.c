@@ -96,7 +96,8 @@ static const char usage_text[] =
 "Media: the SDP offers and answers are real, but no RTP is sent yet (an RTP\n"
 "stream per call is a later option).\n"
 "Exit status: uac 0 when every unit succeeded, 1 when any failed; 2 on a usage\n"
-"error. SIGINT/SIGTERM stop starting, report, and exit.\n";
+"error. SIGINT/SIGTERM stop at once: units in progress count as unfinished,\n"
+"then the report is printed.\n";
 
 enum {
 	OPT_ROLE = 256, OPT_LOCAL, OPT_REMOTE, OPT_RURI, OPT_FROM_USER, OPT_DOMAIN, OPT_RAMP,

@@ -14,6 +14,8 @@
 
 void lg_sb_put(struct lg_sb *b, const void *s, size_t n)
 {
+	if (n == 0)
+		return;   /* empty views may carry NULL: memcpy must not see it */
 	if (b->over || n > b->cap - b->len) {
 		b->over = true;
 		return;
