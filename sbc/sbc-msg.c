@@ -379,9 +379,10 @@ static void j_contacts(struct jw *w, const struct sip_msg *m)
 	jw_arr_end(w);
 }
 
-/* Route / Record-Route: the list of URIs, in order. */
-static void j_route_list(struct jw *w, const struct sip_msg *m, enum sip_hdr_id id,
-			 const char *key)
+/* A list header as a JSON array: Route / Record-Route as their URIs in
+ * order (uris), Require / Supported as their option tags. */
+static void j_list(struct jw *w, const struct sip_msg *m, enum sip_hdr_id id, const char *key,
+		   bool uris)
 {
 	struct sip_list_iter it;
 	sip_str_t v;
@@ -395,31 +396,13 @@ static void j_route_list(struct jw *w, const struct sip_msg *m, enum sip_hdr_id 
 	while ((rc = sip_list_next(&it, &v)) > 0) {
 		struct sip_nameaddr na;
 
-		if (sip_nameaddr_parse(v, &na) < 0)
+		if (!uris)
+			jw_str(w, v);
+		else if (sip_nameaddr_parse(v, &na) < 0)
 			j_malformed(w, v);
 		else
 			jw_str(w, na.uri);
 	}
-	if (rc < 0)
-		j_malformed(w, SIP_STR_NULL);
-	jw_arr_end(w);
-}
-
-/* Require / Supported: option tags. */
-static void j_tokens(struct jw *w, const struct sip_msg *m, enum sip_hdr_id id,
-		     const char *key)
-{
-	struct sip_list_iter it;
-	sip_str_t v;
-	int rc;
-
-	if (m->first[id] == SIP_HDR_NONE)
-		return;
-	jw_key(w, key);
-	jw_arr(w);
-	sip_list_init(&it, m, id);
-	while ((rc = sip_list_next(&it, &v)) > 0)
-		jw_str(w, v);
 	if (rc < 0)
 		j_malformed(w, SIP_STR_NULL);
 	jw_arr_end(w);
@@ -600,8 +583,8 @@ static void j_message(struct jw *w, const struct sip_msg *m)
 
 	j_vias(w, m);
 	j_contacts(w, m);
-	j_route_list(w, m, SIP_H_ROUTE, "route");
-	j_route_list(w, m, SIP_H_RECORD_ROUTE, "record_route");
+	j_list(w, m, SIP_H_ROUTE, "route", true);
+	j_list(w, m, SIP_H_RECORD_ROUTE, "record_route", true);
 	j_number_hdr(w, m, SIP_H_MAX_FORWARDS, "max_forwards");
 	j_number_hdr(w, m, SIP_H_CONTENT_LENGTH, "content_length");
 
@@ -621,8 +604,8 @@ static void j_message(struct jw *w, const struct sip_msg *m)
 		}
 	}
 
-	j_tokens(w, m, SIP_H_REQUIRE, "require");
-	j_tokens(w, m, SIP_H_SUPPORTED, "supported");
+	j_list(w, m, SIP_H_REQUIRE, "require", false);
+	j_list(w, m, SIP_H_SUPPORTED, "supported", false);
 
 	rc = sip_msg_expires(m, &n);
 	if (rc > 0) {
