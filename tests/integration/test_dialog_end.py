@@ -13,15 +13,13 @@ Standard library only; every wait is bounded; only our own daemon is killed.
 """
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sbcproc import Daemon, free_port  # noqa: E402
 from sipua import UA  # noqa: E402
 
 SBC = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "sbc"
@@ -56,51 +54,19 @@ SDP = ("v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
        "m=audio {port} RTP/AVP 0\r\n")
 
 
-def free_port(ip):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((ip, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class DialogEnd(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.alice = UA(PHONE_IP, name="alice")
         self.bob = UA(UAS_IP, name="bob")
         self.pa, self.pc = free_port(ACCESS_IP), free_port(CORE_IP)
-        cfg = os.path.join(self.tmp.name, "sbc.yaml")
-        with open(cfg, "w") as f:
-            f.write(CONFIG.format(access=ACCESS_IP, core=CORE_IP, uas=UAS_IP, pa=self.pa,
-                                  pc=self.pc, pu=self.bob.port))
-        self.log = open(os.path.join(self.tmp.name, "sbc.log"), "w+")
-        self.proc = subprocess.Popen([SBC, "-c", cfg], stdout=self.log, stderr=subprocess.STDOUT)
+        self.d = Daemon(SBC, CONFIG.format(access=ACCESS_IP, core=CORE_IP, uas=UAS_IP, pa=self.pa,
+                                           pc=self.pc, pu=self.bob.port), self.tmp.name)
         self.sbc = (ACCESS_IP, self.pa)
-        deadline = time.monotonic() + 10
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        probe.bind((PHONE_IP, 0))
-        probe.settimeout(0.2)
-        while time.monotonic() < deadline:
-            probe.sendto(b"\r\n\r\n", self.sbc)
-            try:
-                if probe.recv(100) == b"\r\n":
-                    break
-            except socket.timeout:
-                pass
-        probe.close()
+        self.assertTrue(self.d.wait_ready(self.sbc, PHONE_IP), "sbc did not come up")
 
     def tearDown(self):
-        try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-            rc = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait(timeout=5)
-        self.log.seek(0)
-        text = self.log.read()
-        self.log.close()
+        rc, text = self.d.stop()
         self.alice.close()
         self.bob.close()
         self.tmp.cleanup()
@@ -120,9 +86,7 @@ class DialogEnd(unittest.TestCase):
         return inv, d
 
     def log_text(self):
-        self.log.flush()
-        with open(self.log.name, errors="replace") as f:
-            return f.read()
+        return self.d.log_text()
 
     def test_max_duration_ends_call_with_bye_both_ways(self):
         t0 = time.monotonic()

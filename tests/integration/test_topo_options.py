@@ -14,15 +14,13 @@ wait is bounded; only our own daemon is killed.
 """
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sbcproc import Daemon, free_port  # noqa: E402
 from sipua import UA  # noqa: E402
 
 SBC = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "sbc"
@@ -60,53 +58,6 @@ SDP = ("v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
 TOKEN = re.compile(r"^sbc[a-z2-7]{28}$")
 
 
-def free_port(ip):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((ip, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Daemon:
-    def __init__(self, text, tmp):
-        cfg = os.path.join(tmp, "sbc.yaml")
-        with open(cfg, "w") as f:
-            f.write(text)
-        self.cfg = cfg
-        self.log = open(os.path.join(tmp, "sbc.log"), "w+")
-        self.proc = subprocess.Popen([SBC, "-c", cfg], stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, addr):
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        probe.bind((PHONE_IP, 0))
-        probe.settimeout(0.2)
-        try:
-            for _ in range(50):
-                probe.sendto(b"\r\n\r\n", addr)
-                try:
-                    if probe.recv(100) == b"\r\n":
-                        return True
-                except socket.timeout:
-                    pass
-            return False
-        finally:
-            probe.close()
-
-    def stop(self):
-        try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-            rc = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait(timeout=5)
-        self.log.seek(0)
-        text = self.log.read()
-        self.log.close()
-        return rc, text
-
-
 class TopologyOptions(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -116,9 +67,9 @@ class TopologyOptions(unittest.TestCase):
                       tap=lambda ua, d, data, peer: d == "in" and self.sent_to_core.append(data))
         self.pa, self.pc = free_port(ACCESS_IP), free_port(CORE_IP)
         self.sbc = (ACCESS_IP, self.pa)
-        self.d = Daemon(CONFIG.format(access=ACCESS_IP, core=CORE_IP, uas=UAS_IP, pa=self.pa,
-                                      pc=self.pc, pu=self.bob.port), self.tmp.name)
-        self.assertTrue(self.d.wait_ready(self.sbc), "sbc did not come up")
+        self.d = Daemon(SBC, CONFIG.format(access=ACCESS_IP, core=CORE_IP, uas=UAS_IP, pa=self.pa,
+                                           pc=self.pc, pu=self.bob.port), self.tmp.name)
+        self.assertTrue(self.d.wait_ready(self.sbc, PHONE_IP), "sbc did not come up")
 
     def tearDown(self):
         rc, text = self.d.stop()
