@@ -105,6 +105,7 @@ struct worker {
 	uint8_t mrx[IO_BURST_MAX];         /* rx[] indices of media datagrams */
 	struct media_pkt mpkt[IO_BURST_MAX];
 	struct media_fwd mfwd[IO_BURST_MAX];
+	struct io_pkt mrel[IO_BURST_MAX];  /* lent frames dropped by the relay */
 	uint64_t media_log_ms;             /* last "cannot open port" log */
 	unsigned media_log_quiet;          /* failures not logged since */
 	struct sip_msg msg;
@@ -192,6 +193,7 @@ static void tx_commit(struct worker *w, uint32_t len, uint16_t iface, uint16_t r
 	struct io_pkt *o = &w->tx[w->ntx++];
 
 	o->buf = w->txbuf + (size_t)(w->ntx - 1) * WORKER_TX_SLOT;
+	o->ref = NULL;
 	o->len = len;
 	o->iface = iface;
 	o->realm = realm;
@@ -199,13 +201,16 @@ static void tx_commit(struct worker *w, uint32_t len, uint16_t iface, uint16_t r
 }
 
 /* A relayed media datagram: sent from its receive buffer, which stays in
- * its rx slot until the next burst, after this iteration's flush. */
+ * its rx slot until the next burst, after this iteration's flush. A frame
+ * the backend lent (ref) goes back to it here, to be rewritten and sent in
+ * place (io.h: handed back exactly once, in this iteration). */
 static void tx_media(struct worker *w, const struct io_pkt *in, const struct media_fwd *f)
 {
 	if (w->ntx == IO_BURST_MAX)
 		flush(w);
 	struct io_pkt *o = &w->tx[w->ntx++];
 	o->buf = in->buf;
+	o->ref = in->ref;
 	o->len = in->len;
 	o->iface = IO_IFACE_MEDIA;
 	o->realm = f->realm;
@@ -584,19 +589,28 @@ static void process_one(struct worker *w, unsigned i)
 static void relay_media(struct worker *w, unsigned nm, uint64_t now_ns)
 {
 	uint64_t rx_us = now_ns / 1000u;
+	unsigned fwd = 0;
 
-	if (!w->media)
-		return;
+	if (w->media) {
+		for (unsigned k = 0; k < nm; k++) {
+			const struct io_pkt *in = &w->rx[w->mrx[k]];
+			w->mpkt[k] = (struct media_pkt){ &in->src, (const uint8_t *)in->buf, in->len,
+							 in->port, in->realm, rx_us };
+		}
+		fwd = media_relay(w->media, w->mpkt, w->mfwd, nm);
+	}
+	/* Lent frames that are not forwarded go back to the backend now
+	 * (io.h), together in one release call. */
+	unsigned nrel = 0;
 	for (unsigned k = 0; k < nm; k++) {
 		const struct io_pkt *in = &w->rx[w->mrx[k]];
-		w->mpkt[k] = (struct media_pkt){ &in->src, (const uint8_t *)in->buf, in->len, in->port,
-						 in->realm, rx_us };
+		if (fwd && w->mfwd[k].drop == MEDIA_DROP_NONE)
+			tx_media(w, in, &w->mfwd[k]);
+		else if (in->ref)
+			w->mrel[nrel++] = *in;
 	}
-	if (!media_relay(w->media, w->mpkt, w->mfwd, nm))
-		return;
-	for (unsigned k = 0; k < nm; k++)
-		if (w->mfwd[k].drop == MEDIA_DROP_NONE)
-			tx_media(w, &w->rx[w->mrx[k]], &w->mfwd[k]);
+	if (nrel)
+		w->io->release(w->q, w->mrel, nrel);
 }
 
 /* One clock read per datagram for the processing-time histogram:
@@ -781,8 +795,10 @@ static void snapshot(struct worker *w)
 
 static void prepare_rx(struct worker *w)
 {
-	for (unsigned i = 0; i < IO_BURST_MAX; i++)
+	for (unsigned i = 0; i < IO_BURST_MAX; i++) {
 		w->rx[i].buf = w->slot[i]->data;
+		w->rx[i].ref = NULL;
+	}
 }
 
 void *worker_run(void *arg)
