@@ -99,9 +99,12 @@ struct io_backend {
 	/* Gives lent packets back unsent: frees pkts[i].ref of every i with a
 	 * non-NULL ref, ignores the others. NULL in a backend that never lends. */
 	void (*release)(struct io_queue *q, const struct io_pkt *pkts, unsigned n);
-	/* Block until input may be ready or timeout_ms passes (0 or more on
-	 * success, -errno when the queue is broken). Poll-mode backends return
-	 * at once. */
+	/* Block until input may be ready or timeout_ms passes. > 0 when a
+	 * watched fd (watch()) may be readable: the caller then drains it;
+	 * 0 when none is (it must not return 0 while one is readable, or the
+	 * caller never drains it and the next wait returns at once again);
+	 * -errno when the queue is broken. Poll-mode backends return 0 at
+	 * once. */
 	int (*wait)(struct io_queue *q, int timeout_ms);
 	void (*stats)(const struct io_queue *q, struct io_stats *out);
 	/* Also end wait() when fd becomes readable (the worker's wake-up

@@ -1207,6 +1207,7 @@ static int dpdk_wait(struct io_queue *q, int timeout_ms)
 	uint64_t us;
 	struct timespec ts;
 	unsigned shift;
+	int woken = 0;
 
 	if (!dp.power_saving || timeout_ms == 0)
 		return 0;
@@ -1230,13 +1231,15 @@ static int dpdk_wait(struct io_queue *q, int timeout_ms)
 		return 0;
 	}
 	if (q->npfd) {
-		if (ppoll(q->pfd, q->npfd, &ts, NULL) > 0)
+		if (ppoll(q->pfd, q->npfd, &ts, NULL) > 0) {
 			q->idle = DP_IDLE_SPINS; /* woken by a peer: poll again soon */
+			woken = 1;              /* the caller drains its eventfd (io.h) */
+		}
 	} else {
 		(void)nanosleep(&ts, NULL);
 	}
 	__atomic_store_n(&q->sleeping, false, __ATOMIC_RELAXED);
-	return 0;
+	return woken;
 }
 
 static int dpdk_watch(struct io_queue *q, int fd)

@@ -653,15 +653,59 @@ class DpdkBackend(unittest.TestCase):
         bob.expect(method="ACK", call_id=cid, timeout=3)
 
     # -- media ------------------------------------------------------------------------
+    # RTP payload sizes of a burst (odd ones: the checksum's padding byte),
+    # bursts each way, and the datagrams relayed in all
+    RTP_SIZES = (160, 20, 1, 161, 1000, 80, 33, 160)
+    RTP_ROUNDS = 3
+    RTP_PACKETS = 2 * RTP_ROUNDS * len(RTP_SIZES)
+
+    def sniff_from_sbc(self, sock, port, count, timeout=3.0):
+        """The next `count` UDP/IPv4 frames to the phone's `port` that the
+        SBC sent on a0 (sock: an AF_PACKET socket on a0), each checked as
+        the phone's NIC would not (veth leaves received checksums
+        unverified): the SBC's MAC, a valid IPv4 header checksum, a UDP
+        checksum present and valid. Returns their (source, payload)."""
+        got, deadline = [], time.monotonic() + timeout
+        while len(got) < count:
+            sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                frame, addr = sock.recvfrom(65535)
+            except socket.timeout:
+                break
+            if addr[2] == socket.PACKET_OUTGOING or frame[12:14] != b"\x08\x00":
+                continue
+            ip = frame[14:]
+            ihl = (ip[0] & 15) * 4
+            if ip[9] != 17 or struct.unpack("!H", ip[ihl + 2:ihl + 4])[0] != port:
+                continue
+            tot = struct.unpack("!H", ip[2:4])[0]
+            udp = ip[ihl:tot]
+            self.assertEqual(frame[6:12], mac_bytes(MAC0), "Ethernet source: the SBC's port")
+            self.assertEqual(inet_csum(ip[:ihl]), 0, "IPv4 header checksum")
+            self.assertNotEqual(udp[6:8], b"\0\0", "a UDP checksum is present")
+            pseudo = ip[12:20] + struct.pack("!BBH", 0, 17, len(udp))
+            self.assertEqual(inet_csum(pseudo + udp), 0, "UDP checksum")
+            src = (socket.inet_ntoa(ip[12:16]), struct.unpack("!H", udp[0:2])[0])
+            got.append((src, udp[8:]))
+        self.assertEqual(len(got), count, "frames from the SBC seen on a0")
+        return got
+
     def test_11_rtp_relay(self):
         """RTP both ways through the relay ports the SBC put in the SDP: from
         the phone's namespace through af_packet, to the core through the
         TAP, and back; source addresses are the SBC's relay ports (symmetric
         RTP). With two workers a packet that lands on the worker not owning
-        its relay port is handed to the owner (MEDIA_HANDOFF)."""
+        its relay port is handed to the owner (MEDIA_HANDOFF). Bursts of
+        back-to-back packets of several sizes (odd ones too) arrive intact
+        and in order; the frames reaching the phone carry the SBC's MAC and
+        valid IPv4 and UDP checksums (relayed in place: the checksum is
+        updated, not recomputed; test_99 checks MEDIA_INPLACE moved and
+        MEDIA_COPIED did not)."""
         with netns(NS_A):
             ra = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             ra.bind((PHONE, 40020))
+            sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+            sniff.bind(("a0", 0x0800))
         with netns(NS_C):
             rb = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             rb.bind((UAS_IP, 50020))
@@ -672,19 +716,35 @@ class DpdkBackend(unittest.TestCase):
                                                    sdp("bob", UAS_IP, 50020))
             port_b = int(re.search(rb"m=audio (\d+)", to_core).group(1))
             port_a = int(re.search(rb"m=audio (\d+)", to_phone).group(1))
-            for seq in range(20):
-                pkt = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x1234) + os.urandom(160)
-                ra.sendto(pkt, (SBC_A, port_a))
-                data, src = rb.recvfrom(2048)
-                self.assertEqual((data, src), (pkt, (SBC_C, port_b)), "RTP phone -> core")
-                back = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x5678) + os.urandom(160)
-                rb.sendto(back, (SBC_C, port_b))
-                data, src = ra.recvfrom(2048)
-                self.assertEqual((data, src), (back, (SBC_A, port_a)), "RTP core -> phone")
+            sizes = self.RTP_SIZES
+            seq = 0
+            for rnd in range(self.RTP_ROUNDS):
+                out = []
+                for n in sizes:
+                    out.append(struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x1234) +
+                               os.urandom(n))
+                    seq += 1
+                for pkt in out:
+                    ra.sendto(pkt, (SBC_A, port_a))
+                got = [rb.recvfrom(2048) for _ in out]
+                self.assertEqual(got, [(pkt, (SBC_C, port_b)) for pkt in out],
+                                 "RTP phone -> core, round %d: payloads, order, source" % rnd)
+                back = [struct.pack("!BBHII", 0x80, 0, seq + i, (seq + i) * 160, 0x5678) +
+                        os.urandom(n) for i, n in enumerate(sizes)]
+                seq += len(sizes)
+                for pkt in back:
+                    rb.sendto(pkt, (SBC_C, port_b))
+                got = [ra.recvfrom(2048) for _ in back]
+                self.assertEqual(got, [(pkt, (SBC_A, port_a)) for pkt in back],
+                                 "RTP core -> phone, round %d: payloads, order, source" % rnd)
+                self.assertEqual(self.sniff_from_sbc(sniff, 40020, len(back)),
+                                 [((SBC_A, port_a), pkt) for pkt in back],
+                                 "RTP core -> phone on the wire, round %d" % rnd)
             self.hang_up(d)
         finally:
             ra.close()
             rb.close()
+            sniff.close()
 
     def test_99_counters_and_clean_stop(self):
         cls = type(self)
@@ -704,12 +764,15 @@ class DpdkBackend(unittest.TestCase):
             "test_08_icmpv6_echo_and_nd": (("ICMP6_ECHO", 3), ("ND_NA_SENT", 1)),
             "test_10_invite_ipv6_to_ipv4_fragmented": (("FRAG_IN", 3), ("REASSEMBLED", 1),
                                                        ("TX_FRAGS", 3)),
-            "test_11_rtp_relay": (("MEDIA_IN", 40),),
+            # every relayed datagram was a single-segment frame: lent to the
+            # worker and sent in place, none copied (checked below)
+            "test_11_rtp_relay": (("MEDIA_IN", cls.RTP_PACKETS), ("MEDIA_LENT", cls.RTP_PACKETS),
+                                  ("MEDIA_INPLACE", cls.RTP_PACKETS)),
         }
         for name, least in [x for t in cls.done for x in want.get(t, ())]:
             self.assertGreaterEqual(c.get(name, 0), least, "%s in %s\nlog:\n%s" % (name, c, log))
         for bad in ("RX_BAD_UDP", "RX_BAD_IP", "RX_BAD_IP6", "ICMP6_BAD", "TX_FULL",
-                    "TX_NOMBUF", "NBR_QUEUE_FULL", "MEDIA_HANDOFF_LOST"):
+                    "TX_NOMBUF", "NBR_QUEUE_FULL", "MEDIA_HANDOFF_LOST", "MEDIA_COPIED"):
             self.assertEqual(c.get(bad, 0), 0, "%s in %s" % (bad, c))
         for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
             self.assertNotIn(marker, log)
