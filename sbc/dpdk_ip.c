@@ -17,7 +17,9 @@
  * fragments here (its UDP checksum computed once over the whole datagram,
  * each fragment's IPv4 header checksum offloaded or computed). Then the
  * next hop (on-link destination or the port's gateway) is resolved by
- * dpdk_arp.c, which sends or queues the frames.
+ * dpdk_arp.c, which sends or queues the frames. A relay-port frame lent
+ * to the worker (io_dpdk.c) is instead rewritten and sent in place
+ * (relay4 here, dp_relay6 in dpdk_ip6.c) when it can be.
  *
  * Reassembly limits: a datagram of at most RTE_LIBRTE_IP_FRAG_MAX_FRAG (8)
  * fragments (about 11.8 kB at MTU 1500; RFC 3261 18.1.1 wants anything
