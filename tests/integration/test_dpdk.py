@@ -658,6 +658,7 @@ class DpdkBackend(unittest.TestCase):
     RTP_SIZES = (160, 20, 1, 161, 1000, 80, 33, 160)
     RTP_ROUNDS = 3
     RTP_PACKETS = 2 * RTP_ROUNDS * len(RTP_SIZES)
+    UNUSED_PORT_PACKETS = 5
 
     def sniff_from_sbc(self, sock, port, count, timeout=3.0):
         """The next `count` UDP/IPv4 frames to the phone's `port` that the
@@ -746,6 +747,24 @@ class DpdkBackend(unittest.TestCase):
             rb.close()
             sniff.close()
 
+    def test_12_rtp_to_unused_relay_port(self):
+        """Datagrams to a relay port no call holds (in the range, so the data
+        plane lends them to the port's worker): the relay drops them as
+        unknown and the worker gives the frames back (MEDIA_RELEASED in
+        test_99); nothing is sent anywhere."""
+        with netns(NS_A):
+            ra = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            ra.bind((PHONE, 40022))
+        try:
+            ra.settimeout(0.3)
+            for seq in range(self.UNUSED_PORT_PACKETS):
+                ra.sendto(struct.pack("!BBHII", 0x80, 0, seq, 0, 0x4321) + os.urandom(40),
+                          (SBC_A, ACCESS_MEDIA[1] - 1))
+            with self.assertRaises(socket.timeout, msg="nothing comes back"):
+                ra.recvfrom(2048)
+        finally:
+            ra.close()
+
     def test_99_counters_and_clean_stop(self):
         cls = type(self)
         status = cls.sbc.stop()
@@ -768,6 +787,7 @@ class DpdkBackend(unittest.TestCase):
             # worker and sent in place, none copied (checked below)
             "test_11_rtp_relay": (("MEDIA_IN", cls.RTP_PACKETS), ("MEDIA_LENT", cls.RTP_PACKETS),
                                   ("MEDIA_INPLACE", cls.RTP_PACKETS)),
+            "test_12_rtp_to_unused_relay_port": (("MEDIA_RELEASED", cls.UNUSED_PORT_PACKETS),),
         }
         for name, least in [x for t in cls.done for x in want.get(t, ())]:
             self.assertGreaterEqual(c.get(name, 0), least, "%s in %s\nlog:\n%s" % (name, c, log))
