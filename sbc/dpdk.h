@@ -113,6 +113,10 @@
 	X(MEDIA_IN, "datagrams to relay ports delivered to their owner (this worker)") \
 	X(MEDIA_HANDOFF, "datagrams to another worker's relay ports passed to it")     \
 	X(MEDIA_HANDOFF_LOST, "relay-port datagrams dropped: the owner's ring was full") \
+	X(MEDIA_LENT, "relay-port datagrams delivered inside their frame (no copy)")  \
+	X(MEDIA_INPLACE, "relay-port datagrams sent in place: received frame rewritten") \
+	X(MEDIA_COPIED, "relay-port datagrams sent from a copy (see io_dpdk.c)")      \
+	X(MEDIA_RELEASED, "lent relay-port frames given back unsent (relay drops)")   \
 	X(TO_KERNEL, "frames passed to the kernel (exception path)")                   \
 	X(TO_KERNEL_DROP, "exception frames dropped (no kernel_tap or it is full)")    \
 	X(FROM_KERNEL, "frames from the kernel sent out of the port")                  \
@@ -202,6 +206,11 @@ extern struct dp_global dp;
  * rte_eal_init and created the ports itself: setup() then finds the ports
  * by name and teardown() leaves EAL to it. */
 extern bool dp_eal_external;
+
+/* Set by a program that embeds the backend (perf/dpdk) before setup():
+ * relay-port datagrams are always copied, as before in-place relay, so
+ * both paths can be measured side by side in one run. */
+extern bool dp_media_copy;
 
 struct dp_txq {
 	uint16_t n;
@@ -346,8 +355,10 @@ static inline int dp_media_find(unsigned port_idx, int family, const void *ip, u
 /* Pass a checked frame for relay port `udp` of realm r to the worker that
  * owns the port (takes m). */
 void dp_media_handoff(struct io_queue *q, unsigned owner, struct rte_mbuf *m);
-/* Copy a checked UDP datagram (l4 = offset of its UDP header) into out as
- * a relay-port datagram of realm r; frees m. */
+/* Deliver a checked UDP datagram (l4 = offset of its UDP header) into out
+ * as a relay-port datagram of realm r: lent in its frame (out->ref = m,
+ * out->buf its payload; io.h) when the frame can be relayed in place, else
+ * copied into out->buf and m freed. */
 void dp_media_deliver(struct io_queue *q, struct rte_mbuf *m, uint32_t l4, uint16_t ulen,
 		      int family, const void *src_ip, const void *dst_ip, rte_be16_t sport,
 		      rte_be16_t dport, unsigned realm, struct io_pkt *out);
@@ -360,8 +371,15 @@ void dp_media_deliver(struct io_queue *q, struct rte_mbuf *m, uint32_t l4, uint1
  * kernel or dropped and counted. */
 bool dp_ipv4_input(struct io_queue *q, const struct dp_port *p, struct rte_mbuf *m,
 		   struct io_pkt *out);
-/* Send one datagram of the worker; false when it was dropped (counted). */
+/* Send one datagram of the worker; false when it was dropped (counted).
+ * A lent frame (pkt->ref) is rewritten and sent in place when it can be,
+ * else sent from a copy; either way it is consumed. */
 bool dp_udp_output(struct io_queue *q, const struct io_pkt *pkt);
+/* The next hop of an IPv4 datagram to dst:port out of p (dst itself
+ * on-link, else the gateway); false, counted, when dst is unusable or
+ * there is no route. */
+bool dp_route4(struct io_queue *q, const struct dp_port *p, rte_be32_t dst, rte_be16_t port,
+	       rte_be32_t *nh);
 /* Bytes [off, off+len) of "UDP header then payload" appended to a chain
  * (shared with dpdk_ip6.c); false when the pool is empty. */
 bool dp_append_span(struct rte_mbuf *head, struct rte_mbuf **last, struct rte_mempool *pool,
@@ -382,6 +400,14 @@ struct dp_src {
 	rte_be16_t udp;
 };
 bool dp_udp6_output(struct io_queue *q, const struct io_pkt *pkt, const struct dp_src *s);
+/* As dp_route4 for IPv6 (nh: a neighbour key). */
+bool dp_route6(struct io_queue *q, const struct dp_port *p, const uint8_t dst[16], rte_be16_t port,
+	       uint8_t nh[16]);
+/* The lent IPv6 frame m (pkt->ref) rewritten to leave from s to pkt->dst
+ * and sent: 1; dropped and freed (counted): 0; -1 when it cannot be done
+ * in place (m untouched: the caller sends a copy). */
+int dp_relay6(struct io_queue *q, const struct io_pkt *pkt, const struct dp_src *s,
+	      struct rte_mbuf *m);
 /* Neighbour solicitation for target: to its solicited-node group, or to
  * mac (unicast) when refreshing a known entry. */
 void dp_nd_solicit(struct io_queue *q, const struct dp_port *p, const uint8_t target[16],

@@ -17,7 +17,9 @@
  * fragments here (its UDP checksum computed once over the whole datagram,
  * each fragment's IPv4 header checksum offloaded or computed). Then the
  * next hop (on-link destination or the port's gateway) is resolved by
- * dpdk_arp.c, which sends or queues the frames.
+ * dpdk_arp.c, which sends or queues the frames. A relay-port frame lent
+ * to the worker (io_dpdk.c) is instead rewritten and sent in place
+ * (relay4 here, dp_relay6 in dpdk_ip6.c) when it can be.
  *
  * Reassembly limits: a datagram of at most RTE_LIBRTE_IP_FRAG_MAX_FRAG (8)
  * fragments (about 11.8 kB at MTU 1500; RFC 3261 18.1.1 wants anything
@@ -29,6 +31,7 @@
 
 #include <string.h>
 
+#include "csum.h"  /* incremental checksum update (relay in place) */
 #include "media.h" /* media_port_owner() */
 
 static inline bool ip_martian_src(rte_be32_t src)
@@ -451,38 +454,148 @@ static bool src_of(const struct io_pkt *pkt, struct dp_src *s)
 	return true;
 }
 
+bool dp_route4(struct io_queue *q, const struct dp_port *p, rte_be32_t dst, rte_be16_t port,
+	       rte_be32_t *nh)
+{
+	if (!dst_usable(dst, port)) {
+		q->ctr[DP_C_TX_BAD]++;
+		return false;
+	}
+	*nh = next_hop(p, dst);
+	if (!*nh) {
+		q->ctr[DP_C_TX_NO_ROUTE]++;
+		return false;
+	}
+	return true;
+}
+
+/* ---- relay in place -------------------------------------------------------- */
+
+/*
+ * A lent IPv4 frame (dp_media_deliver checked it: one segment, ours alone,
+ * a 20-byte IPv4 header, l2_len/l3_len set) rewritten into the datagram
+ * the copy path would have built from its payload: same Ethernet/IPv4
+ * header fields (our MAC, TOS 0, a fresh ID, no fragment flags, TTL 64),
+ * new addresses and ports. The payload is neither read nor moved: the UDP
+ * checksum is offloaded, or updated for the changed words (RFC 1624); one
+ * the sender left out (0, IPv4 only) stays out. 1 sent (or queued for its
+ * next hop), 0 dropped and freed, -1 not possible in place (untouched).
+ */
+static int relay4(struct io_queue *q, const struct io_pkt *pkt, const struct dp_src *sr,
+		  struct rte_mbuf *m)
+{
+	const struct dp_port *p = sr->p;
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *u = (struct rte_udp_hdr *)(ip + 1);
+	rte_be32_t dst = pkt->dst.v4.sin_addr.s_addr, nh, addrs[2];
+	rte_be16_t ports[2];
+	uint8_t key[16];
+
+	if (pkt->buf != (char *)(u + 1) || pkt->len + sizeof *u != rte_be_to_cpu_16(u->dgram_len) ||
+	    pkt->len + sizeof *u + sizeof *ip > p->mtu)
+		return -1; /* not the payload as lent, or to be fragmented */
+	if (!dp_route4(q, p, dst, pkt->dst.v4.sin_port, &nh)) {
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	addrs[0] = sr->ip;
+	addrs[1] = dst;
+	ports[0] = sr->udp;
+	ports[1] = pkt->dst.v4.sin_port;
+	m->ol_flags = 0; /* the receive flags share the field */
+	if (!p->tx_udp_csum && u->dgram_cksum) {
+		uint16_t c = u->dgram_cksum;
+		c = csum_replace(c, &ip->src_addr, addrs, sizeof addrs);
+		c = csum_replace(c, &u->src_port, ports, sizeof ports);
+		u->dgram_cksum = csum_udp_final(c);
+	}
+	u->src_port = ports[0];
+	u->dst_port = ports[1];
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->type_of_service = 0;
+	ip->packet_id = rte_cpu_to_be_16(q->ip_id);
+	q->ip_id = (uint16_t)(q->ip_id + dp.nworkers);
+	ip->fragment_offset = 0;
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = addrs[0];
+	ip->dst_addr = addrs[1];
+	ip->hdr_checksum = 0;
+	m->l2_len = sizeof *eth;
+	m->l3_len = sizeof *ip;
+	ip_csum(p, m, ip);
+	if (p->tx_udp_csum) {
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
+		u->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+	}
+	rte_ether_addr_copy(&p->mac, &eth->src_addr);
+	q->ctr[DP_C_TX_DGRAMS]++;
+	q->ctr[DP_C_MEDIA_INPLACE]++;
+	dp_v4_key(nh, key);
+	dp_nbr_output(q, p, key, &m, 1);
+	return 1;
+}
+
+static bool udp4_output(struct io_queue *q, const struct io_pkt *pkt, const struct dp_src *s);
+
 bool dp_udp_output(struct io_queue *q, const struct io_pkt *pkt)
+{
+	struct rte_mbuf *lent = pkt->ref;
+	struct dp_src sr;
+	bool ok;
+
+	if (!src_of(pkt, &sr) || pkt->dst.sa.sa_family != sr.family) {
+		q->ctr[DP_C_TX_BAD]++;
+		if (lent)
+			rte_pktmbuf_free(lent);
+		return false;
+	}
+	if (lent) {
+		/* In place when the frame's family is the one it leaves in;
+		 * between IPv4 and IPv6 realms it goes out as a copy (the
+		 * header sizes differ; rare enough not to be worth a prepend
+		 * or trim of the frame). */
+		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(lent, const struct rte_ether_hdr *);
+		int r = -1;
+
+		if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4) && sr.family == AF_INET)
+			r = relay4(q, pkt, &sr, lent);
+		else if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6) && sr.family == AF_INET6)
+			r = dp_relay6(q, pkt, &sr, lent);
+		if (r >= 0)
+			return r > 0;
+	}
+	/* The copy path reads pkt->buf, which may lie in the lent frame: it
+	 * is freed only after the copy. */
+	ok = sr.family == AF_INET6 ? dp_udp6_output(q, pkt, &sr) : udp4_output(q, pkt, &sr);
+	if (lent)
+		rte_pktmbuf_free(lent);
+	if (ok && pkt->iface == IO_IFACE_MEDIA)
+		q->ctr[DP_C_MEDIA_COPIED]++;
+	return ok;
+}
+
+/* Ethernet + IPv4 + UDP around a copy of the datagram. */
+static bool udp4_output(struct io_queue *q, const struct io_pkt *pkt, const struct dp_src *s)
 {
 	struct rte_mbuf *m[DP_MAX_FRAGS];
 	const struct dp_port *p;
 	struct rte_udp_hdr uh;
-	struct dp_src sr;
+	struct dp_src sr = *s;
 	rte_be32_t dst, nh;
 	uint32_t ulen, chunk, nfrag;
 	uint8_t key[16];
 	uint16_t id;
 
-	if (!src_of(pkt, &sr) || pkt->dst.sa.sa_family != sr.family) {
-		q->ctr[DP_C_TX_BAD]++;
-		return false;
-	}
-	if (sr.family == AF_INET6)
-		return dp_udp6_output(q, pkt, &sr);
 	if (pkt->len > UINT16_MAX - sizeof uh - sizeof(struct rte_ipv4_hdr)) {
 		q->ctr[DP_C_TX_BAD]++;
 		return false;
 	}
 	p = sr.p;
 	dst = pkt->dst.v4.sin_addr.s_addr;
-	if (!dst_usable(dst, pkt->dst.v4.sin_port)) {
-		q->ctr[DP_C_TX_BAD]++;
+	if (!dp_route4(q, p, dst, pkt->dst.v4.sin_port, &nh))
 		return false;
-	}
-	nh = next_hop(p, dst);
-	if (!nh) {
-		q->ctr[DP_C_TX_NO_ROUTE]++;
-		return false;
-	}
 	ulen = pkt->len + (uint32_t)sizeof uh;
 	uh.src_port = sr.udp;
 	uh.dst_port = pkt->dst.v4.sin_port;

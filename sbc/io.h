@@ -18,11 +18,32 @@
  *   queue belongs to exactly one worker thread, which alone calls rx_burst,
  *   tx_burst, wait and stats on it: no locks, no atomics.
  *   rx_burst: the caller owns the receive buffers: before the call every
- *   pkts[i].buf points to IO_RX_SLOT bytes of the caller's, and the backend
- *   fills them. So a worker can hand a received packet to another worker by
- *   pointer (no copy) and put a fresh buffer in its slot. tx_burst: the
- *   caller owns the buffers; the backend has sent or copied the data when
- *   it returns.
+ *   pkts[i].buf points to IO_RX_SLOT bytes of the caller's and pkts[i].ref
+ *   is NULL, and the backend fills the buffers. So a worker can hand a
+ *   received packet to another worker by pointer (no copy) and put a fresh
+ *   buffer in its slot. tx_burst: the caller owns the buffers; the backend
+ *   has sent or copied the data when it returns.
+ *
+ * Packets lent by the backend (ref != NULL; media relay without a copy)
+ *   A backend may deliver a relay-port datagram (iface IO_IFACE_MEDIA, and
+ *   only those) in its own memory instead: buf then points at the UDP
+ *   payload inside the backend's frame (the DPDK backend: inside the mbuf)
+ *   and ref is the backend's handle of that frame; the caller's buffer in
+ *   that slot is left untouched. Such a packet stays the backend's:
+ *     - the worker that received it hands it back exactly once, on its own
+ *       thread, before its next rx_burst: either in tx_burst (iface
+ *       IO_IFACE_MEDIA, with buf, len and ref as received; realm, port and
+ *       dst are the relay's verdict), which then sends the frame itself
+ *       after rewriting its headers, or through release() when it is
+ *       dropped. tx_burst takes every ref it is given, sent or not (it
+ *       frees those it does not accept);
+ *     - it is never handed to another worker, never kept across bursts,
+ *       and buf is read-only to the caller (the payload goes out as is);
+ *     - a backend that lends packets implements release(); one that never
+ *       does (the socket backend) leaves ref NULL and may leave release
+ *       NULL.
+ *   Ordinary packets (ref NULL) follow the rules above unchanged, and a
+ *   tx_burst batch may mix both kinds.
  */
 #ifndef SBC_IO_H
 #define SBC_IO_H
@@ -44,6 +65,8 @@
 
 struct io_pkt {
 	char *buf;
+	void *ref;               /* NULL, or the backend's frame buf lies in
+				    (see "Packets lent by the backend") */
 	uint32_t len;
 	uint16_t iface;          /* flattened listen index, or IO_IFACE_MEDIA */
 	uint16_t realm;          /* index into sbc_config.realms */
@@ -70,11 +93,18 @@ struct io_backend {
 	/* Up to n (<= IO_BURST_MAX) packets into the caller's pkts[i].buf;
 	 * 0 when nothing is ready. */
 	unsigned (*rx_burst)(struct io_queue *q, struct io_pkt *pkts, unsigned n);
-	/* Sends pkts[0..n); returns how many were accepted, the rest are lost. */
+	/* Sends pkts[0..n); returns how many were accepted, the rest are lost
+	 * (lent packets among them are freed). */
 	unsigned (*tx_burst)(struct io_queue *q, const struct io_pkt *pkts, unsigned n);
-	/* Block until input may be ready or timeout_ms passes (0 or more on
-	 * success, -errno when the queue is broken). Poll-mode backends return
-	 * at once. */
+	/* Gives lent packets back unsent: frees pkts[i].ref of every i with a
+	 * non-NULL ref, ignores the others. NULL in a backend that never lends. */
+	void (*release)(struct io_queue *q, const struct io_pkt *pkts, unsigned n);
+	/* Block until input may be ready or timeout_ms passes. > 0 when a
+	 * watched fd (watch()) may be readable: the caller then drains it;
+	 * 0 when none is (it must not return 0 while one is readable, or the
+	 * caller never drains it and the next wait returns at once again);
+	 * -errno when the queue is broken. Poll-mode backends return 0 at
+	 * once. */
 	int (*wait)(struct io_queue *q, int timeout_ms);
 	void (*stats)(const struct io_queue *q, struct io_stats *out);
 	/* Also end wait() when fd becomes readable (the worker's wake-up

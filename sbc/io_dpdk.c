@@ -29,7 +29,8 @@
  *              go out of the port unchanged. Every few ms: neighbour and
  *              reassembly timers. One flush of every TX buffer at the end.
  *   tx_burst   builds Ethernet/IP/UDP around a copy of each datagram
- *              (fragmenting above the MTU), resolves the next hop, flushes.
+ *              (fragmenting above the MTU), or rewrites a lent frame in
+ *              place (below), resolves the next hop, flushes.
  *   wait       busy polling, or with power_saving a back-off: DP_IDLE_SPINS
  *              polls with a pause, then sleeps doubling from 1 us up to
  *              io.idle_sleep_us (the latency bound), cut short by a write
@@ -44,19 +45,24 @@
  * and bookkeeping only. Replies leave from the realm's media address and
  * the relay port (symmetric RTP).
  *
- * The copy into the worker's buffer is the io.h contract today (the worker
- * owns its receive buffers and hands them between workers): SIP and RTP
- * pay one copy in and one out (perf/RESULTS.md: ~0.3-0.5 us per RTP-sized
- * packet in all, checksums included). RTP relayed in place (rewrite
- * addresses and ports in the received mbuf, transmit it) needs an
- * mbuf-native path beside this one, which lib/media's media_relay() (views
- * in, verdicts out) already fits: an optional media_rx_burst() returning
- * views (payload pointer into the frame, source, port, realm, an opaque
- * handle) and media_fwd() taking the handles with their verdicts,
- * rewriting Ethernet/IP/UDP in place (incremental or offloaded checksums)
- * and transmitting, or freeing the dropped ones; the socket backend would
- * hand out views of its own receive buffers and sendmmsg them. Not done:
- * it changes the worker's relay loop, which is another engineer's.
+ * RTP/RTCP relayed in place (io.h "packets lent by the backend"): a
+ * relay-port datagram whose frame is one segment, ours alone (direct,
+ * reference count 1) with a plain IPv4 (20-byte) or IPv6 header is lent
+ * to the worker: buf points at the payload in the mbuf, ref is the mbuf
+ * (MEDIA_LENT). When the worker's relay forwards it, tx_burst rewrites
+ * that frame into what the copy path would have built (our MAC and
+ * address, the relay port, the peer's address and port, fresh IPv4 ID,
+ * TTL/hop limit 64), with the IPv4 header checksum and the UDP checksum
+ * offloaded where the port can, else the header's computed and the UDP
+ * checksum updated for the changed words only (RFC 1624, lib/util/csum.h),
+ * and sends it: the payload is never touched (MEDIA_INPLACE). What stays
+ * on the copy path (MEDIA_COPIED): reassembled or chained frames, frames
+ * shared with another owner, IPv4 options or IPv6 extension headers,
+ * datagrams that must be fragmented on the way out, and relays between an
+ * IPv4 and an IPv6 realm (the header sizes differ; rare, so a copy rather
+ * than moving the frame's start). Frames the relay drops go back through
+ * release() (MEDIA_RELEASED). SIP always takes the copy path: the worker
+ * owns those buffers and hands them between workers.
  *
  * IPv4 and IPv6 (with neighbour discovery) in the data plane; IPv6 on a
  * port without IPv6 addresses goes to the kernel like any other protocol.
@@ -88,6 +94,7 @@
 
 struct dp_global dp;
 bool dp_eal_external;
+bool dp_media_copy;
 
 static struct {
 	bool eal;                         /* rte_eal_init succeeded */
@@ -933,17 +940,41 @@ void dp_media_handoff(struct io_queue *q, unsigned owner, struct rte_mbuf *m)
 	}
 }
 
+/* Can m be lent to the worker and relayed in place? One segment (not a
+ * reassembled chain), its data ours alone (direct, no other reference: a
+ * shared frame must not be rewritten) and plain headers: 20-byte IPv4 or
+ * IPv6 without extension headers, so the rewrite never moves anything. */
+static inline bool lendable(const struct rte_mbuf *m, uint32_t l4, int family)
+{
+	return !dp_media_copy && m->nb_segs == 1 && RTE_MBUF_DIRECT(m) &&
+	       rte_mbuf_refcnt_read(m) == 1 &&
+	       l4 == sizeof(struct rte_ether_hdr) +
+			     (family == AF_INET6 ? sizeof(struct rte_ipv6_hdr)
+						 : sizeof(struct rte_ipv4_hdr));
+}
+
 void dp_media_deliver(struct io_queue *q, struct rte_mbuf *m, uint32_t l4, uint16_t ulen,
 		      int family, const void *src_ip, const void *dst_ip, rte_be16_t sport,
 		      rte_be16_t dport, unsigned realm, struct io_pkt *out)
 {
 	uint32_t len = ulen - (uint32_t)sizeof(struct rte_udp_hdr);
-	const void *data = rte_pktmbuf_read(m, l4 + (uint32_t)sizeof(struct rte_udp_hdr), len,
-					    out->buf);
+	bool lend = lendable(m, l4, family);
+	const void *data;
 
-	if (data && data != out->buf)
-		memcpy(out->buf, data, len);
-	out->len = data ? len : 0;
+	if (lend) {
+		out->buf = rte_pktmbuf_mtod_offset(m, char *, l4 + sizeof(struct rte_udp_hdr));
+		out->ref = m;
+		out->len = len;
+		m->l2_len = sizeof(struct rte_ether_hdr);
+		m->l3_len = l4 - m->l2_len;
+		q->ctr[DP_C_MEDIA_LENT]++;
+	} else {
+		data = rte_pktmbuf_read(m, l4 + (uint32_t)sizeof(struct rte_udp_hdr), len, out->buf);
+		if (data && data != out->buf)
+			memcpy(out->buf, data, len);
+		out->ref = NULL;
+		out->len = data ? len : 0;
+	}
 	out->iface = IO_IFACE_MEDIA;
 	out->realm = (uint16_t)realm;
 	out->port = rte_be_to_cpu_16(dport);
@@ -963,7 +994,8 @@ void dp_media_deliver(struct io_queue *q, struct rte_mbuf *m, uint32_t l4, uint1
 		out->dst.v4.sin_port = dport;
 	}
 	q->ctr[DP_C_MEDIA_IN]++;
-	rte_pktmbuf_free(m);
+	if (!lend)
+		rte_pktmbuf_free(m);
 }
 
 /* Frames other workers received for our relay ports: already checked
@@ -1159,11 +1191,23 @@ static unsigned dpdk_tx_burst(struct io_queue *q, const struct io_pkt *pkts, uns
 	return sent;
 }
 
+/* Lent frames the worker does not send (io.h release). */
+static void dpdk_release(struct io_queue *q, const struct io_pkt *pkts, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (!pkts[i].ref)
+			continue;
+		rte_pktmbuf_free(pkts[i].ref);
+		q->ctr[DP_C_MEDIA_RELEASED]++;
+	}
+}
+
 static int dpdk_wait(struct io_queue *q, int timeout_ms)
 {
 	uint64_t us;
 	struct timespec ts;
 	unsigned shift;
+	int woken = 0;
 
 	if (!dp.power_saving || timeout_ms == 0)
 		return 0;
@@ -1187,13 +1231,15 @@ static int dpdk_wait(struct io_queue *q, int timeout_ms)
 		return 0;
 	}
 	if (q->npfd) {
-		if (ppoll(q->pfd, q->npfd, &ts, NULL) > 0)
+		if (ppoll(q->pfd, q->npfd, &ts, NULL) > 0) {
 			q->idle = DP_IDLE_SPINS; /* woken by a peer: poll again soon */
+			woken = 1;              /* the caller drains its eventfd (io.h) */
+		}
 	} else {
 		(void)nanosleep(&ts, NULL);
 	}
 	__atomic_store_n(&q->sleeping, false, __ATOMIC_RELAXED);
-	return 0;
+	return woken;
 }
 
 static int dpdk_watch(struct io_queue *q, int fd)
@@ -1225,6 +1271,7 @@ const struct io_backend io_dpdk_backend = {
 	.close = dpdk_close,
 	.rx_burst = dpdk_rx_burst,
 	.tx_burst = dpdk_tx_burst,
+	.release = dpdk_release,
 	.wait = dpdk_wait,
 	.stats = dpdk_stats,
 	.watch = dpdk_watch,

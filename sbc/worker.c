@@ -105,6 +105,7 @@ struct worker {
 	uint8_t mrx[IO_BURST_MAX];         /* rx[] indices of media datagrams */
 	struct media_pkt mpkt[IO_BURST_MAX];
 	struct media_fwd mfwd[IO_BURST_MAX];
+	struct io_pkt mrel[IO_BURST_MAX];  /* lent frames dropped by the relay */
 	uint64_t media_log_ms;             /* last "cannot open port" log */
 	unsigned media_log_quiet;          /* failures not logged since */
 	struct sip_msg msg;
@@ -192,6 +193,7 @@ static void tx_commit(struct worker *w, uint32_t len, uint16_t iface, uint16_t r
 	struct io_pkt *o = &w->tx[w->ntx++];
 
 	o->buf = w->txbuf + (size_t)(w->ntx - 1) * WORKER_TX_SLOT;
+	o->ref = NULL;
 	o->len = len;
 	o->iface = iface;
 	o->realm = realm;
@@ -199,13 +201,16 @@ static void tx_commit(struct worker *w, uint32_t len, uint16_t iface, uint16_t r
 }
 
 /* A relayed media datagram: sent from its receive buffer, which stays in
- * its rx slot until the next burst, after this iteration's flush. */
+ * its rx slot until the next burst, after this iteration's flush. A frame
+ * the backend lent (ref) goes back to it here, to be rewritten and sent in
+ * place (io.h: handed back exactly once, in this iteration). */
 static void tx_media(struct worker *w, const struct io_pkt *in, const struct media_fwd *f)
 {
 	if (w->ntx == IO_BURST_MAX)
 		flush(w);
 	struct io_pkt *o = &w->tx[w->ntx++];
 	o->buf = in->buf;
+	o->ref = in->ref;
 	o->len = in->len;
 	o->iface = IO_IFACE_MEDIA;
 	o->realm = f->realm;
@@ -584,19 +589,28 @@ static void process_one(struct worker *w, unsigned i)
 static void relay_media(struct worker *w, unsigned nm, uint64_t now_ns)
 {
 	uint64_t rx_us = now_ns / 1000u;
+	unsigned fwd = 0;
 
-	if (!w->media)
-		return;
+	if (w->media) {
+		for (unsigned k = 0; k < nm; k++) {
+			const struct io_pkt *in = &w->rx[w->mrx[k]];
+			w->mpkt[k] = (struct media_pkt){ &in->src, (const uint8_t *)in->buf, in->len,
+							 in->port, in->realm, rx_us };
+		}
+		fwd = media_relay(w->media, w->mpkt, w->mfwd, nm);
+	}
+	/* Lent frames that are not forwarded go back to the backend now
+	 * (io.h), together in one release call. */
+	unsigned nrel = 0;
 	for (unsigned k = 0; k < nm; k++) {
 		const struct io_pkt *in = &w->rx[w->mrx[k]];
-		w->mpkt[k] = (struct media_pkt){ &in->src, (const uint8_t *)in->buf, in->len, in->port,
-						 in->realm, rx_us };
+		if (fwd && w->mfwd[k].drop == MEDIA_DROP_NONE)
+			tx_media(w, in, &w->mfwd[k]);
+		else if (in->ref)
+			w->mrel[nrel++] = *in;
 	}
-	if (!media_relay(w->media, w->mpkt, w->mfwd, nm))
-		return;
-	for (unsigned k = 0; k < nm; k++)
-		if (w->mfwd[k].drop == MEDIA_DROP_NONE)
-			tx_media(w, &w->rx[w->mrx[k]], &w->mfwd[k]);
+	if (nrel)
+		w->io->release(w->q, w->mrel, nrel);
 }
 
 /* One clock read per datagram for the processing-time histogram:
@@ -707,9 +721,30 @@ static bool rings_pending(struct worker *w)
 	return false;
 }
 
-/* Sleep in the backend until a packet, a handoff or the next timer. The
+/*
+ * Sleep in the backend until a packet, a handoff or the next timer. The
  * flag is raised before the final ring check so a producer that enqueues
- * after the check sees it and writes the eventfd (no lost wake-up). */
+ * after the check sees it and writes the eventfd (no lost wake-up).
+ *
+ * The eventfd is drained only when wait() says a watched fd may be
+ * readable (> 0; io.h), not after every wait: a poll-mode backend (DPDK
+ * without power_saving) returns 0 at once on every empty poll, and a
+ * read() there was a system call per empty poll (~6% of a DPDK worker).
+ * Why nothing is lost or spins:
+ *   - Wake-ups are not carried by the counter's value: the producer's
+ *     enqueue precedes its load of `sleeping`, which precedes its write,
+ *     and after any wait() the loop polls every ring before it can raise
+ *     the flag again and re-check. Draining only removes readability.
+ *   - A blocking backend reports the eventfd when it is readable
+ *     (epoll/ppoll count it), so a write before or during the wait is
+ *     drained right after it; a write after our read leaves the fd
+ *     readable, the next wait returns at once with > 0 and drains it: one
+ *     spurious return at most, never a lost one.
+ *   - A backend that never blocks never looks at the fd: writes from
+ *     peers that saw the flag for an instant just add to the counter
+ *     (which cannot realistically reach its 2^64-2 limit) until a wait
+ *     reports it (DPDK power_saving's back-off ppoll does, then drains).
+ */
 static int sleep_until_work(struct worker *w)
 {
 	uint64_t junk;
@@ -719,9 +754,9 @@ static int sleep_until_work(struct worker *w)
 	if (!rings_pending(w))
 		r = w->io->wait(w->q, idle_timeout(w, sbc_now_ms()));
 	atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
-	if (read(w->wakefd, &junk, sizeof junk) < 0 && errno != EAGAIN)
+	if (r > 0 && read(w->wakefd, &junk, sizeof junk) < 0 && errno != EAGAIN)
 		return -errno;
-	return r;
+	return r < 0 ? r : 0;
 }
 
 static void snapshot_media(struct worker *w)
@@ -781,8 +816,10 @@ static void snapshot(struct worker *w)
 
 static void prepare_rx(struct worker *w)
 {
-	for (unsigned i = 0; i < IO_BURST_MAX; i++)
+	for (unsigned i = 0; i < IO_BURST_MAX; i++) {
 		w->rx[i].buf = w->slot[i]->data;
+		w->rx[i].ref = NULL;
+	}
 }
 
 void *worker_run(void *arg)

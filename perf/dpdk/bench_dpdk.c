@@ -12,6 +12,18 @@
  *               G.711 (12-byte header + 160 bytes), 214-byte frames.
  *   rtp/socket  the same loop on the socket backend over loopback UDP
  *               (recvmmsg/sendmmsg, the kernel's UDP and loopback paths).
+ *   media/copy  the same RTP to a relay port (iface IO_IFACE_MEDIA) and
+ *               back, copied in and out as rtp/dpdk (the backend forced to
+ *               copy: dp_media_copy).
+ *   media/inplace  the same, relayed in place: the frame is lent to the
+ *               loop (io.h ref), its headers rewritten and the frame sent
+ *               (incremental UDP checksum, no copy). Both media cases send
+ *               a freshly allocated frame per packet (a frame shared by
+ *               reference count is never rewritten in place), so they
+ *               differ only in the path; every 64th frame that comes back
+ *               has its checksums verified, and the backend's MEDIA_INPLACE
+ *               and MEDIA_COPIED counters are printed to show which path
+ *               ran.
  *   sip/dpdk    the real worker (worker_run: parse, checks, stateless 200 to
  *               an OPTIONS, reply built and sent) on the DPDK backend over
  *               net_ring; 64 distinct OPTIONS of ~330 bytes.
@@ -27,7 +39,11 @@
  *
  * Figures: answered datagrams per second, and the worker thread's CPU time
  * per datagram (for DPDK the worker busy-polls, so its CPU is 100% and
- * ns/pkt = 1e9 / rate).
+ * ns/pkt = 1e9 / rate). The echo cases on DPDK (rtp/dpdk, media/...) also
+ * give the loop's own cost: the median ns per packet over bursts of at
+ * least 16 (TSC around rx_burst..tx_burst), which neither empty polls nor
+ * preemptions on a shared machine distort; the media ratio line compares
+ * that figure of the two media cases of the same run.
  *
  * usage: bench_dpdk [-t SECONDS] [-w WINDOW] [-c GENCPU,WORKERCPU] [-k CASE] [--json]
  */
@@ -68,6 +84,7 @@ static bool opt_json;
 
 static const uint8_t PORT_MAC[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t GEN_MAC[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+#define MEDIA_PORT 10000u  /* a relay port of the configuration's range */
 
 static double now_s(void)
 {
@@ -178,8 +195,35 @@ struct side {
 	struct worker *w;               /* sip: the real worker */
 	atomic_bool stop;
 	atomic_ullong echoed;
+	atomic_ullong busy_tsc;         /* echo loop: TSC ticks in non-empty bursts */
 	pthread_t thread;
 };
+
+/* Per-packet cost of each burst of at least BURST/2 packets (TSC ticks
+ * per packet), the latest NSAMPLES: their median is the loop's cost per
+ * packet, robust to the preemptions of a shared machine (a burst that was
+ * descheduled is an outlier) and to the generator not keeping up (empty
+ * polls are not in it). */
+#define NSAMPLES (1u << 18)
+static uint32_t samples[NSAMPLES];
+static unsigned long long nsamples;
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Median ns per packet of the samples (after the echo thread stopped). */
+static double median_ns(void)
+{
+	size_t n = nsamples < NSAMPLES ? (size_t)nsamples : NSAMPLES;
+
+	if (!n)
+		return 0;
+	qsort(samples, n, sizeof samples[0], cmp_u32);
+	return (double)samples[n / 2] * 1e9 / (double)rte_get_tsc_hz();
+}
 
 static void *echo_main(void *arg)
 {
@@ -187,23 +231,37 @@ static void *echo_main(void *arg)
 	struct io_pkt pkts[BURST];
 	char *bufs = malloc((size_t)BURST * IO_RX_SLOT);
 
+	uint64_t busy = 0;
+
 	pin(work_cpu);
 	if (!bufs)
 		return NULL;
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
-		for (unsigned i = 0; i < BURST; i++)
+		uint64_t t0 = rte_rdtsc();
+		for (unsigned i = 0; i < BURST; i++) {
 			pkts[i].buf = bufs + (size_t)i * IO_RX_SLOT;
+			pkts[i].ref = NULL;
+		}
 		unsigned n = s->io->rx_burst(s->q, pkts, BURST);
 		if (!n) {
 			(void)s->io->wait(s->q, 1);
 			continue;
 		}
+		/* Back where it came from; relay-port datagrams keep iface,
+		 * realm, port and (lent ones) ref: the worker's tx_media. */
 		for (unsigned i = 0; i < n; i++) {
 			union sbc_sockaddr peer = pkts[i].src;
 			pkts[i].src = pkts[i].dst;
 			pkts[i].dst = peer;
 		}
 		s->io->tx_burst(s->q, pkts, n);
+		/* Time spent on packets, not on empty polls: the loop's cost per
+		 * packet whether or not the generator keeps it saturated. */
+		uint64_t dt = rte_rdtsc() - t0;
+		busy += dt;
+		if (n >= BURST / 2)
+			samples[nsamples++ % NSAMPLES] = (uint32_t)(dt / n);
+		atomic_store_explicit(&s->busy_tsc, busy, memory_order_relaxed);
 		atomic_fetch_add_explicit(&s->echoed, n, memory_order_relaxed);
 	}
 	free(bufs);
@@ -231,6 +289,7 @@ static void start_side(struct side *s, const struct sbc_config *cfg, bool sip)
 	}
 	atomic_init(&s->stop, false);
 	atomic_init(&s->echoed, 0);
+	atomic_init(&s->busy_tsc, 0);
 	if (sip) {
 		memset(&shared, 0, sizeof shared);
 		shared.nworkers = 1;
@@ -254,11 +313,16 @@ static void start_side(struct side *s, const struct sbc_config *cfg, bool sip)
 
 static unsigned drain_tx(void);
 static struct rte_ring *ring_rx, *ring_tx;  /* the port's view: rx = to the worker */
+static uint64_t last_inplace, last_copied;   /* the DPDK queue's, at its end */
 
 static void stop_side(struct side *s)
 {
 	atomic_store(&s->stop, true);
 	pthread_join(s->thread, NULL);
+	if (s->io == &io_dpdk_backend) {
+		last_inplace = s->q->ctr[DP_C_MEDIA_INPLACE];
+		last_copied = s->q->ctr[DP_C_MEDIA_COPIED];
+	}
 	if (s->io != &io_socket_backend) {
 		/* Their mbufs belong to the backend's pool, freed by teardown. */
 		void *objs[64];
@@ -280,6 +344,10 @@ struct result {
 	const char *name;
 	double secs, pkts, cpu;
 	size_t bytes;
+	bool media;
+	uint64_t inplace, copied;     /* media cases: the backend's counters */
+	double busy_ns;               /* echo cases: ns per packet in non-empty bursts */
+	double median_ns;             /* echo cases: median ns per packet of full bursts */
 };
 
 static void report(const struct result *r)
@@ -294,11 +362,21 @@ static void report(const struct result *r)
 	if (opt_json)
 		printf("{\"case\":\"%s\",\"payload_bytes\":%zu,\"seconds\":%.3f,\"packets\":%.0f,"
 		       "\"per_second\":%.0f,\"worker_cpu\":%.3f,\"worker_ns_per_packet\":%.0f,"
-		       "\"per_core_second\":%.0f}\n",
-		       r->name, r->bytes, r->secs, r->pkts, rate, share, ns, ns ? 1e9 / ns : 0);
+		       "\"per_core_second\":%.0f,\"busy_ns_per_packet\":%.1f,"
+		       "\"median_burst_ns_per_packet\":%.1f,"
+		       "\"media_inplace\":%llu,\"media_copied\":%llu}\n",
+		       r->name, r->bytes, r->secs, r->pkts, rate, share, ns, ns ? 1e9 / ns : 0,
+		       r->busy_ns, r->median_ns, (unsigned long long)r->inplace,
+		       (unsigned long long)r->copied);
 	else
-		printf("%-11s %5zu B  %10.0f /s  worker CPU %5.1f%%  %6.0f ns/pkt  %10.0f /s per core\n",
-		       r->name, r->bytes, rate, 100 * share, ns, ns ? 1e9 / ns : 0);
+		printf("%-13s %5zu B  %10.0f /s  worker CPU %5.1f%%  %6.0f ns/pkt  %10.0f /s per core%s",
+		       r->name, r->bytes, rate, 100 * share, ns, ns ? 1e9 / ns : 0,
+		       r->media ? "" : "\n");
+	if (!opt_json && r->media)
+		printf("\n%13s median burst %5.0f ns/pkt = %10.0f /s per core (busy mean %.0f ns); "
+		       "in place %llu, copied %llu\n",
+		       "", r->median_ns, r->median_ns ? 1e9 / r->median_ns : 0, r->busy_ns,
+		       (unsigned long long)r->inplace, (unsigned long long)r->copied);
 	fflush(stdout);
 }
 
@@ -306,7 +384,8 @@ static void report(const struct result *r)
 
 static struct rte_mempool *gen_pool;
 
-static void put_udp_frame(struct rte_mbuf *m, const char *payload, size_t len, unsigned i)
+static void put_udp_frame(struct rte_mbuf *m, const char *payload, size_t len, unsigned i,
+			  uint16_t dport)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)rte_pktmbuf_append(
 		m, (uint16_t)(sizeof *eth + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr) + len));
@@ -326,7 +405,7 @@ static void put_udp_frame(struct rte_mbuf *m, const char *payload, size_t len, u
 	ip->dst_addr = inet_addr("10.0.0.1");
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	u->src_port = rte_cpu_to_be_16((uint16_t)(20000 + i));
-	u->dst_port = rte_cpu_to_be_16(5060);
+	u->dst_port = rte_cpu_to_be_16(dport);
 	u->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof *u + len));
 	u->dgram_cksum = 0;
 	memcpy(u + 1, payload, len);
@@ -355,8 +434,28 @@ static struct rte_mbuf *arp_request(void)
 	return m;
 }
 
-/* Count and free what the worker sent: UDP datagrams only (skip ARP). */
-static unsigned drain_tx(void)
+static unsigned long long checked, bad_frames;
+
+/* A frame the worker sent: IPv4 and UDP checksums valid, from our relay
+ * port to the generator. */
+static bool frame_ok(const struct rte_mbuf *m)
+{
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *,
+								 sizeof(struct rte_ether_hdr));
+	const struct rte_udp_hdr *u = (const struct rte_udp_hdr *)(ip + 1);
+	uint32_t sum = rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(u, rte_be_to_cpu_16(u->dgram_len));
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return m->nb_segs == 1 && rte_raw_cksum(ip, sizeof *ip) == 0xffff && u->dgram_cksum &&
+	       sum == 0xffff &&
+	       ip->src_addr == inet_addr("10.0.0.1") && ip->dst_addr == inet_addr("10.0.0.2") &&
+	       u->src_port == rte_cpu_to_be_16(MEDIA_PORT);
+}
+
+/* Count and free what the worker sent: UDP datagrams only (skip ARP);
+ * with verify, check every 64th. */
+static unsigned drain_tx_verify(bool verify)
 {
 	void *objs[64];
 	unsigned n = rte_ring_sc_dequeue_burst(ring_tx, objs, 64, NULL), got = 0;
@@ -364,31 +463,45 @@ static unsigned drain_tx(void)
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = objs[i];
 		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-		if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+			if (verify && (++checked & 63) == 0 && !frame_ok(m))
+				bad_frames++;
 			got++;
+		}
 	}
 	rte_pktmbuf_free_bulk((struct rte_mbuf **)objs, n);
 	return got;
 }
 
-static struct result run_dpdk(const char *name, bool sip)
+static unsigned drain_tx(void)
+{
+	return drain_tx_verify(false);
+}
+
+enum media_mode { NOT_MEDIA, MEDIA_COPY, MEDIA_INPLACE };
+static struct rte_mempool *media_pool;  /* fresh frames of the media cases */
+
+static struct result run_dpdk(const char *name, bool sip, enum media_mode media)
 {
 	struct sbc_config *cfg = make_config(true, 0);
 	struct rte_mbuf *frames[NFRAMES];
 	struct side s = { .io = &io_dpdk_backend };
 	char payload[1024];
 	size_t plen = 0;
-	unsigned long long sent = 0, got = 0, got0 = 0;
+	unsigned long long sent = 0, got = 0, got0 = 0, e0 = 0, b0 = 0;
 	double t0, t1, c0, c1, warm;
-	struct result r = { .name = name };
+	struct result r = { .name = name, .media = media != NOT_MEDIA };
 
 	for (unsigned i = 0; i < NFRAMES; i++) {
 		plen = sip ? options_msg(payload, sizeof payload, i, "10.0.0.2", 20000 + i)
 			   : rtp_payload(payload, i);
 		frames[i] = rte_pktmbuf_alloc(gen_pool);
-		put_udp_frame(frames[i], payload, plen, i);
+		put_udp_frame(frames[i], payload, plen, i, media ? MEDIA_PORT : 5060);
 	}
 	r.bytes = plen;
+	dp_media_copy = media == MEDIA_COPY;
+	checked = bad_frames = 0;
+	nsamples = 0;
 	start_side(&s, cfg, sip);
 	{
 		void *arp = arp_request();
@@ -408,24 +521,42 @@ static struct result run_dpdk(const char *name, bool sip)
 			t0 = t;
 			c0 = thread_cpu_s(s.thread);
 			got0 = got;
+			e0 = atomic_load(&s.echoed);
+			b0 = atomic_load(&s.busy_tsc);
 		}
 		if (t0 && t >= t0 + opt_secs)
 			break;
-		got += drain_tx();
+		got += drain_tx_verify(media != NOT_MEDIA);
 		unsigned room = sent - got < opt_window ? (unsigned)(opt_window - (sent - got)) : 0;
 		if (room > BURST)
 			room = BURST;
 		if (!room)
 			continue;
 		void *objs[BURST];
-		for (unsigned i = 0; i < room; i++, k++) {
-			struct rte_mbuf *m = frames[k % NFRAMES];
-			rte_mbuf_refcnt_update(m, 1);
-			objs[i] = m;
+		if (media) {
+			/* A frame of our own per packet: alloc and a 214-byte copy. */
+			if (rte_pktmbuf_alloc_bulk(media_pool, (struct rte_mbuf **)objs, room))
+				continue;
+			for (unsigned i = 0; i < room; i++, k++) {
+				const struct rte_mbuf *f = frames[k % NFRAMES];
+				struct rte_mbuf *m = objs[i];
+				rte_memcpy(rte_pktmbuf_append(m, (uint16_t)f->data_len),
+					   rte_pktmbuf_mtod(f, const void *), f->data_len);
+			}
+		} else {
+			for (unsigned i = 0; i < room; i++, k++) {
+				struct rte_mbuf *m = frames[k % NFRAMES];
+				rte_mbuf_refcnt_update(m, 1);
+				objs[i] = m;
+			}
 		}
 		unsigned q = rte_ring_sp_enqueue_burst(ring_rx, objs, room, NULL);
-		for (unsigned i = q; i < room; i++)
-			rte_mbuf_refcnt_update(objs[i], -1);
+		for (unsigned i = q; i < room; i++) {
+			if (media)
+				rte_pktmbuf_free(objs[i]);
+			else
+				rte_mbuf_refcnt_update(objs[i], -1);
+		}
 		sent += q;
 	}
 	t1 = now_s();
@@ -433,9 +564,22 @@ static struct result run_dpdk(const char *name, bool sip)
 	r.secs = t1 - t0;
 	r.pkts = (double)(got - got0);
 	r.cpu = c1 - c0;
+	if (!sip && atomic_load(&s.echoed) > e0)
+		r.busy_ns = (double)(atomic_load(&s.busy_tsc) - b0) * 1e9 / (double)rte_get_tsc_hz() /
+			    (double)(atomic_load(&s.echoed) - e0);
 	stop_side(&s);
+	if (!sip)
+		r.median_ns = median_ns();
+	r.inplace = last_inplace;
+	r.copied = last_copied;
+	dp_media_copy = false;
 	for (unsigned i = 0; i < NFRAMES; i++)
 		rte_pktmbuf_free(frames[i]);
+	if (bad_frames) {
+		fprintf(stderr, "bench_dpdk: %s: %llu of %llu checked frames wrong (checksums, "
+				"addresses or port)\n", name, bad_frames, checked / 64);
+		exit(1);
+	}
 	sbc_config_free(cfg);
 	return r;
 }
@@ -535,7 +679,11 @@ static int eal_and_ring_port(void)
 	ring_tx = rte_ring_create("bench_tx", 4096, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	gen_pool = rte_pktmbuf_pool_create("bench_gen", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					   SOCKET_ID_ANY);
-	if (!ring_rx || !ring_tx || !gen_pool)
+	/* Per-core caches: the generator allocates, the worker (copy path)
+	 * or the generator (frames sent in place come back) frees. */
+	media_pool = rte_pktmbuf_pool_create("bench_media", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					     SOCKET_ID_ANY);
+	if (!ring_rx || !ring_tx || !gen_pool || !media_pool)
 		return -1;
 	rx[0] = ring_rx;
 	tx[0] = ring_tx;
@@ -550,10 +698,12 @@ static int eal_and_ring_port(void)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
-	static const struct { const char *name; bool dpdk, sip; } cases[] = {
-		{ "rtp/dpdk", true, false }, { "rtp/socket", false, false },
-		{ "sip/dpdk", true, true },  { "sip/socket", false, true },
+	static const struct { const char *name; bool dpdk, sip; enum media_mode media; } cases[] = {
+		{ "rtp/dpdk", true, false, NOT_MEDIA },	 { "rtp/socket", false, false, NOT_MEDIA },
+		{ "media/copy", true, false, MEDIA_COPY }, { "media/inplace", true, false, MEDIA_INPLACE },
+		{ "sip/dpdk", true, true, NOT_MEDIA },	 { "sip/socket", false, true, NOT_MEDIA },
 	};
+	double media_rate[2] = { 0, 0 };
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "t:w:c:k:", lo, NULL)) != -1) {
@@ -584,10 +734,15 @@ int main(int argc, char **argv)
 
 		if (opt_case && !strstr(cases[i].name, opt_case))
 			continue;
-		r = cases[i].dpdk ? run_dpdk(cases[i].name, cases[i].sip)
+		r = cases[i].dpdk ? run_dpdk(cases[i].name, cases[i].sip, cases[i].media)
 				  : run_socket(cases[i].name, cases[i].sip);
 		report(&r);
+		if (cases[i].media && r.median_ns > 0)
+			media_rate[cases[i].media - 1] = 1e9 / r.median_ns;
 	}
+	if (media_rate[0] > 0 && media_rate[1] > 0 && !opt_json)
+		printf("media in place / copy: %.2fx packets per core-second (median burst cost)\n",
+		       media_rate[1] / media_rate[0]);
 	rte_eal_cleanup();
 	return 0;
 }

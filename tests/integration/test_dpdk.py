@@ -653,15 +653,60 @@ class DpdkBackend(unittest.TestCase):
         bob.expect(method="ACK", call_id=cid, timeout=3)
 
     # -- media ------------------------------------------------------------------------
+    # RTP payload sizes of a burst (odd ones: the checksum's padding byte),
+    # bursts each way, and the datagrams relayed in all
+    RTP_SIZES = (160, 20, 1, 161, 1000, 80, 33, 160)
+    RTP_ROUNDS = 3
+    RTP_PACKETS = 2 * RTP_ROUNDS * len(RTP_SIZES)
+    UNUSED_PORT_PACKETS = 5
+
+    def sniff_from_sbc(self, sock, port, count, timeout=3.0):
+        """The next `count` UDP/IPv4 frames to the phone's `port` that the
+        SBC sent on a0 (sock: an AF_PACKET socket on a0), each checked as
+        the phone's NIC would not (veth leaves received checksums
+        unverified): the SBC's MAC, a valid IPv4 header checksum, a UDP
+        checksum present and valid. Returns their (source, payload)."""
+        got, deadline = [], time.monotonic() + timeout
+        while len(got) < count:
+            sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                frame, addr = sock.recvfrom(65535)
+            except socket.timeout:
+                break
+            if addr[2] == socket.PACKET_OUTGOING or frame[12:14] != b"\x08\x00":
+                continue
+            ip = frame[14:]
+            ihl = (ip[0] & 15) * 4
+            if ip[9] != 17 or struct.unpack("!H", ip[ihl + 2:ihl + 4])[0] != port:
+                continue
+            tot = struct.unpack("!H", ip[2:4])[0]
+            udp = ip[ihl:tot]
+            self.assertEqual(frame[6:12], mac_bytes(MAC0), "Ethernet source: the SBC's port")
+            self.assertEqual(inet_csum(ip[:ihl]), 0, "IPv4 header checksum")
+            self.assertNotEqual(udp[6:8], b"\0\0", "a UDP checksum is present")
+            pseudo = ip[12:20] + struct.pack("!BBH", 0, 17, len(udp))
+            self.assertEqual(inet_csum(pseudo + udp), 0, "UDP checksum")
+            src = (socket.inet_ntoa(ip[12:16]), struct.unpack("!H", udp[0:2])[0])
+            got.append((src, udp[8:]))
+        self.assertEqual(len(got), count, "frames from the SBC seen on a0")
+        return got
+
     def test_11_rtp_relay(self):
         """RTP both ways through the relay ports the SBC put in the SDP: from
         the phone's namespace through af_packet, to the core through the
         TAP, and back; source addresses are the SBC's relay ports (symmetric
         RTP). With two workers a packet that lands on the worker not owning
-        its relay port is handed to the owner (MEDIA_HANDOFF)."""
+        its relay port is handed to the owner (MEDIA_HANDOFF). Bursts of
+        back-to-back packets of several sizes (odd ones too) arrive intact
+        and in order; the frames reaching the phone carry the SBC's MAC and
+        valid IPv4 and UDP checksums (relayed in place: the checksum is
+        updated, not recomputed; test_99 checks MEDIA_INPLACE moved and
+        MEDIA_COPIED did not)."""
         with netns(NS_A):
             ra = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             ra.bind((PHONE, 40020))
+            sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+            sniff.bind(("a0", 0x0800))
         with netns(NS_C):
             rb = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             rb.bind((UAS_IP, 50020))
@@ -672,19 +717,53 @@ class DpdkBackend(unittest.TestCase):
                                                    sdp("bob", UAS_IP, 50020))
             port_b = int(re.search(rb"m=audio (\d+)", to_core).group(1))
             port_a = int(re.search(rb"m=audio (\d+)", to_phone).group(1))
-            for seq in range(20):
-                pkt = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x1234) + os.urandom(160)
-                ra.sendto(pkt, (SBC_A, port_a))
-                data, src = rb.recvfrom(2048)
-                self.assertEqual((data, src), (pkt, (SBC_C, port_b)), "RTP phone -> core")
-                back = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x5678) + os.urandom(160)
-                rb.sendto(back, (SBC_C, port_b))
-                data, src = ra.recvfrom(2048)
-                self.assertEqual((data, src), (back, (SBC_A, port_a)), "RTP core -> phone")
+            sizes = self.RTP_SIZES
+            seq = 0
+            for rnd in range(self.RTP_ROUNDS):
+                out = []
+                for n in sizes:
+                    out.append(struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x1234) +
+                               os.urandom(n))
+                    seq += 1
+                for pkt in out:
+                    ra.sendto(pkt, (SBC_A, port_a))
+                got = [rb.recvfrom(2048) for _ in out]
+                self.assertEqual(got, [(pkt, (SBC_C, port_b)) for pkt in out],
+                                 "RTP phone -> core, round %d: payloads, order, source" % rnd)
+                back = [struct.pack("!BBHII", 0x80, 0, seq + i, (seq + i) * 160, 0x5678) +
+                        os.urandom(n) for i, n in enumerate(sizes)]
+                seq += len(sizes)
+                for pkt in back:
+                    rb.sendto(pkt, (SBC_C, port_b))
+                got = [ra.recvfrom(2048) for _ in back]
+                self.assertEqual(got, [(pkt, (SBC_A, port_a)) for pkt in back],
+                                 "RTP core -> phone, round %d: payloads, order, source" % rnd)
+                self.assertEqual(self.sniff_from_sbc(sniff, 40020, len(back)),
+                                 [((SBC_A, port_a), pkt) for pkt in back],
+                                 "RTP core -> phone on the wire, round %d" % rnd)
             self.hang_up(d)
         finally:
             ra.close()
             rb.close()
+            sniff.close()
+
+    def test_12_rtp_to_unused_relay_port(self):
+        """Datagrams to a relay port no call holds (in the range, so the data
+        plane lends them to the port's worker): the relay drops them as
+        unknown and the worker gives the frames back (MEDIA_RELEASED in
+        test_99); nothing is sent anywhere."""
+        with netns(NS_A):
+            ra = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            ra.bind((PHONE, 40022))
+        try:
+            ra.settimeout(0.3)
+            for seq in range(self.UNUSED_PORT_PACKETS):
+                ra.sendto(struct.pack("!BBHII", 0x80, 0, seq, 0, 0x4321) + os.urandom(40),
+                          (SBC_A, ACCESS_MEDIA[1] - 1))
+            with self.assertRaises(socket.timeout, msg="nothing comes back"):
+                ra.recvfrom(2048)
+        finally:
+            ra.close()
 
     def test_99_counters_and_clean_stop(self):
         cls = type(self)
@@ -704,12 +783,16 @@ class DpdkBackend(unittest.TestCase):
             "test_08_icmpv6_echo_and_nd": (("ICMP6_ECHO", 3), ("ND_NA_SENT", 1)),
             "test_10_invite_ipv6_to_ipv4_fragmented": (("FRAG_IN", 3), ("REASSEMBLED", 1),
                                                        ("TX_FRAGS", 3)),
-            "test_11_rtp_relay": (("MEDIA_IN", 40),),
+            # every relayed datagram was a single-segment frame: lent to the
+            # worker and sent in place, none copied (checked below)
+            "test_11_rtp_relay": (("MEDIA_IN", cls.RTP_PACKETS), ("MEDIA_LENT", cls.RTP_PACKETS),
+                                  ("MEDIA_INPLACE", cls.RTP_PACKETS)),
+            "test_12_rtp_to_unused_relay_port": (("MEDIA_RELEASED", cls.UNUSED_PORT_PACKETS),),
         }
         for name, least in [x for t in cls.done for x in want.get(t, ())]:
             self.assertGreaterEqual(c.get(name, 0), least, "%s in %s\nlog:\n%s" % (name, c, log))
         for bad in ("RX_BAD_UDP", "RX_BAD_IP", "RX_BAD_IP6", "ICMP6_BAD", "TX_FULL",
-                    "TX_NOMBUF", "NBR_QUEUE_FULL", "MEDIA_HANDOFF_LOST"):
+                    "TX_NOMBUF", "NBR_QUEUE_FULL", "MEDIA_HANDOFF_LOST", "MEDIA_COPIED"):
             self.assertEqual(c.get(bad, 0), 0, "%s in %s" % (bad, c))
         for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
             self.assertNotIn(marker, log)
@@ -806,6 +889,282 @@ class StartupErrors(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("badlisten.yaml:15: realms[0].listen[0].address: 10.30.0.9 is not an "
                       "address of any io.ports[].addresses", r.stderr)
+
+
+# ---------------------------------------------------------------------------
+# RTP over IPv6: its own SBC, since the main topology's realms have IPv4
+# media addresses (a realm has one).
+
+from sipua import make_response  # noqa: E402 (only this section answers by hand)
+
+MEDIA6_CONFIG = """\
+workers: 2
+log_level: info
+sip: {{ t1_ms: 100, t2_ms: 400, t4_ms: 500, timer_c_ms: 3000, user_agent: sbc-dpdk-test }}
+control: {{ metrics: "" }}
+io:
+  backend: dpdk
+  eal_args: ["--no-huge", "-m", "512", "--file-prefix={prefix}", "--no-telemetry"]
+  mbufs: 16383
+  mbuf_size: 4224
+  rx_queue_size: 256
+  tx_queue_size: 256
+  power_saving: true
+  idle_sleep_us: 200
+  ports:
+    - device: "net_af_packet0,iface=m0,framesz=4096,blocksz=4096"
+      mac: "02:00:00:00:28:01"
+      addresses: [ "{sbc_4}/24", "{sbc_a6}/64", "{sbc_b6}/64" ]
+realms:
+  - name: a6
+    hide_topology: false
+    listen: [ {{ address: "{sbc_a6}", port: 5060 }} ]
+    media: {{ address: "{sbc_a6}", ports: 44000-44999 }}
+  - name: b6
+    trusted: true
+    hide_topology: false
+    listen: [ {{ address: "{sbc_b6}", port: 5060 }} ]
+    media: {{ address: "{sbc_b6}", ports: 45000-45999 }}
+  - name: c4
+    trusted: true
+    hide_topology: false
+    listen: [ {{ address: "{sbc_4}", port: 5060 }} ]
+    media: {{ address: "{sbc_4}", ports: 46000-46999 }}
+routes:
+  - name: to-six
+    from_realm: a6
+    to_realm: b6
+    ruri_user_prefix: six
+    next_hops: [ {{ host: "{callee6}", port: 5062 }} ]
+  - name: to-four
+    from_realm: a6
+    to_realm: c4
+    ruri_user_prefix: four
+    next_hops: [ {{ host: "{callee4}", port: 5062 }} ]
+"""
+
+
+class DpdkMediaIPv6(unittest.TestCase):
+    """RTP from an IPv6 caller (realm a6) on the DPDK backend: to an IPv6
+    callee through realm b6, relayed in place both ways (the IPv6 rewrite:
+    addresses, ports, incremental UDP checksum), and to an IPv4 callee
+    through realm c4, between families, which goes out from a copy both
+    ways. One af_packet port on a veth to a namespace holding all three
+    peers; two workers, so relay ports are handed between them too."""
+
+    SBC_A6, SBC_B6, SBC_4 = "2001:db8:40::1", "2001:db8:40::11", "10.40.0.1"
+    CALLER, CALLEE6, CALLEE4 = "2001:db8:40::2", "2001:db8:40::3", "10.40.0.2"
+    SIZES = (160, 1, 33, 1000, 80, 161)   # RTP payload bytes, one burst each way
+    ROUNDS = 2
+    done = set()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ns_s, cls.ns_p = TAG + "ms", TAG + "mp"
+        cls.tmp = tempfile.TemporaryDirectory(prefix="sbc-dpdk6-")
+        _CLEANUP.append(cls.tmp.cleanup)
+        for ns in (cls.ns_s, cls.ns_p):
+            make_netns(ns)
+        run("ip", "link", "add", "m0", "netns", cls.ns_s, "type", "veth", "peer", "name", "m1",
+            "netns", cls.ns_p)
+        quiet_ipv6(cls.ns_s, "m0")
+        run("ip", "link", "set", "m0", "up", ns=cls.ns_s)
+        run("ip", "addr", "add", cls.CALLEE4 + "/24", "dev", "m1", ns=cls.ns_p)
+        for a in (cls.CALLER, cls.CALLEE6):
+            run("ip", "-6", "addr", "add", a + "/64", "dev", "m1", "nodad", ns=cls.ns_p)
+        run("ip", "link", "set", "m1", "up", ns=cls.ns_p)
+        tx_checksum_off(cls.ns_p, "m1")
+        text = MEDIA6_CONFIG.format(prefix=TAG + "m", sbc_4=cls.SBC_4, sbc_a6=cls.SBC_A6,
+                                    sbc_b6=cls.SBC_B6, callee6=cls.CALLEE6, callee4=cls.CALLEE4)
+        cls.sbc = Daemon(cls.tmp.name, text, ns=cls.ns_s)
+        wait_for(lambda: not cls.sbc.alive() or "listening on" in cls.sbc.log_text(), 20,
+                 "the SBC to listen")
+        if not cls.sbc.alive():
+            raise AssertionError("sbc exited:\n" + cls.sbc.log_text())
+        with netns(cls.ns_p):
+            cls.caller = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            cls.caller.bind((cls.CALLER, 5060))
+            cls.callee6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            cls.callee6.bind((cls.CALLEE6, 5062))
+            cls.callee4 = UA(cls.CALLEE4, 5062, name="callee4", user="four", t1=T1)
+            cls.sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86dd))
+            cls.sniff.bind(("m1", 0x86dd))
+        for x in (cls.caller, cls.callee6, cls.callee4, cls.sniff):
+            _CLEANUP.append(x.close)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sbc.stop()
+
+    def tearDown(self):
+        type(self).done.add(self._testMethodName)
+
+    def sip_wait(self, sock, pred, what, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                data, addr = sock.recvfrom(65535)
+            except socket.timeout:
+                break
+            m = SipMessage.parse(data)
+            if pred(m):
+                return m, addr
+        raise AssertionError("no %s within %.1f s" % (what, timeout))
+
+    def invite(self, user, callee, offer_port):
+        """INVITE from the caller to user@callee through the SBC; returns
+        its Call-ID, From tag, Request-URI and the offer sent."""
+        cid, ftag = new_call_id("m6"), new_tag()
+        ruri = "sip:%s@%s:5062" % (user, callee if ":" not in callee else "[%s]" % callee)
+        offer = sdp("carol", self.CALLER, offer_port).replace(b"IN IP4", b"IN IP6")
+        inv = make_request("INVITE", ruri, from_="<sip:carol@[%s]>;tag=%s" % (self.CALLER, ftag),
+                           to="<%s>" % ruri, call_id=cid, cseq=1, via_host="[%s]" % self.CALLER,
+                           via_port=5060, contact="<sip:carol@[%s]:5060>" % self.CALLER,
+                           body=offer, content_type="application/sdp")
+        self.caller.sendto(bytes(inv), (self.SBC_A6, 5060))
+        return cid, offer
+
+    def caller_200(self, cid, answer_sent, media_ip):
+        r200, _ = self.sip_wait(self.caller, lambda m: m.call_id == cid and m.status == 200,
+                                "200 at the caller")
+        problem = sdp_rewrite_problem(answer_sent, r200.body, media_ip, (44000, 44999))
+        self.assertIsNone(problem, "200 SDP towards the IPv6 caller: %s" % problem)
+        return int(re.search(rb"m=audio (\d+)", r200.body).group(1))
+
+    def sniff_rtp6(self, dport, count, timeout=3.0):
+        """The next `count` UDP/IPv6 frames the SBC sent to port dport on the
+        peers' link, checked as the peers' kernel would not (veth leaves
+        checksums unverified): the SBC's MAC, a valid UDP checksum (never
+        0 over IPv6). Returns their (source, payload)."""
+        got, deadline = [], time.monotonic() + timeout
+        while len(got) < count:
+            self.sniff.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                frame, addr = self.sniff.recvfrom(65535)
+            except socket.timeout:
+                break
+            if addr[2] == socket.PACKET_OUTGOING or frame[12:14] != b"\x86\xdd":
+                continue
+            ip = frame[14:]
+            if ip[6] != 17 or struct.unpack("!H", ip[42:44])[0] != dport:
+                continue
+            plen = struct.unpack("!H", ip[4:6])[0]
+            udp = ip[40:40 + plen]
+            self.assertEqual(frame[6:12], mac_bytes("02:00:00:00:28:01"), "Ethernet source")
+            self.assertNotEqual(udp[6:8], b"\0\0", "UDP checksum present (mandatory in IPv6)")
+            pseudo = ip[8:40] + struct.pack("!IxxxB", len(udp), 17)
+            self.assertEqual(inet_csum(pseudo + udp), 0, "UDP checksum")
+            src = (socket.inet_ntop(socket.AF_INET6, ip[8:24]), struct.unpack("!H", udp[:2])[0])
+            got.append((src, udp[8:]))
+        self.assertEqual(len(got), count, "IPv6 frames from the SBC seen on m1")
+        return got
+
+    def relay(self, a, a_dst, b, b_dst, b_family, sniff_a, sniff_b):
+        """Bursts each way between RTP sockets a (the caller's) and b
+        through the SBC: payloads intact, in order, from the relay
+        addresses; with sniff_x, the IPv6 frames towards x checked on the
+        wire too."""
+        seq = 0
+        for rnd in range(self.ROUNDS):
+            out = [struct.pack("!BBHII", 0x80, 0, seq + i, 0, 0x1234) + os.urandom(n)
+                   for i, n in enumerate(self.SIZES)]
+            seq += len(out)
+            for pkt in out:
+                a.sendto(pkt, a_dst)
+            got = [b.recvfrom(2048) for _ in out]
+            self.assertEqual([(d, src[:2]) for d, src in got], [(p, b_dst) for p in out],
+                             "RTP caller -> callee, round %d" % rnd)
+            if sniff_b:
+                self.assertEqual(self.sniff_rtp6(b.getsockname()[1], len(out)),
+                                 [(b_dst, p) for p in out], "on the wire, round %d" % rnd)
+            back = [struct.pack("!BBHII", 0x80, 0, seq + i, 0, 0x5678) + os.urandom(n)
+                    for i, n in enumerate(self.SIZES)]
+            seq += len(back)
+            for pkt in back:
+                b.sendto(pkt, b_dst)
+            got = [a.recvfrom(2048) for _ in back]
+            self.assertEqual([(d, src[:2]) for d, src in got], [(p, a_dst) for p in back],
+                             "RTP callee -> caller, round %d" % rnd)
+            if sniff_a:
+                self.assertEqual(self.sniff_rtp6(a.getsockname()[1], len(back)),
+                                 [(a_dst, p) for p in back], "on the wire, round %d" % rnd)
+
+    def rtp_sockets(self, callee_family, callee_ip, caller_port, callee_port):
+        with netns(self.ns_p):
+            ra = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            ra.bind((self.CALLER, caller_port))
+            rb = socket.socket(callee_family, socket.SOCK_DGRAM)
+            rb.bind((callee_ip, callee_port))
+        ra.settimeout(2)
+        rb.settimeout(2)
+        return ra, rb
+
+    def test_01_ipv6_to_ipv6_in_place(self):
+        ra, rb = self.rtp_sockets(socket.AF_INET6, self.CALLEE6, 40100, 50100)
+        try:
+            cid, offer = self.invite("six", self.CALLEE6, 40100)
+            inv, src = self.sip_wait(self.callee6, lambda m: m.method == "INVITE",
+                                     "INVITE at the IPv6 callee")
+            problem = sdp_rewrite_problem(offer, inv.body, self.SBC_B6, (45000, 45999))
+            self.assertIsNone(problem, "INVITE SDP towards the IPv6 callee: %s" % problem)
+            port_b = int(re.search(rb"m=audio (\d+)", inv.body).group(1))
+            answer = sdp("six", self.CALLEE6, 50100).replace(b"IN IP4", b"IN IP6")
+            self.callee6.sendto(bytes(make_response(
+                inv, 200, to_tag=new_tag(), contact="<sip:six@[%s]:5062>" % self.CALLEE6,
+                body=answer, content_type="application/sdp")), src[:2])
+            port_a = self.caller_200(cid, answer, self.SBC_A6)
+            self.sniff_drain()
+            self.relay(ra, (self.SBC_A6, port_a), rb, (self.SBC_B6, port_b), socket.AF_INET6,
+                       True, True)
+        finally:
+            ra.close()
+            rb.close()
+
+    def test_02_ipv6_to_ipv4_copied(self):
+        ra, rb = self.rtp_sockets(socket.AF_INET, self.CALLEE4, 40102, 50102)
+        try:
+            cid, offer = self.invite("four", self.CALLEE4, 40102)
+            inv = self.callee4.expect(method="INVITE", call_id=cid, timeout=5)
+            problem = sdp_rewrite_problem(offer, inv.body, self.SBC_4, (46000, 46999))
+            self.assertIsNone(problem, "INVITE SDP from IPv6 towards IPv4: %s" % problem)
+            port_b = int(re.search(rb"m=audio (\d+)", inv.body).group(1))
+            answer = sdp("four", self.CALLEE4, 50102)
+            self.callee4.answer(inv, 200, body=answer, content_type="application/sdp")
+            port_a = self.caller_200(cid, answer.replace(b"IN IP4 " + self.CALLEE4.encode(),
+                                                         b"IN IP6 " + self.CALLER.encode()),
+                                     self.SBC_A6)
+            self.sniff_drain()
+            self.relay(ra, (self.SBC_A6, port_a), rb, (self.SBC_4, port_b), socket.AF_INET,
+                       True, False)
+        finally:
+            ra.close()
+            rb.close()
+
+    def sniff_drain(self):
+        self.sniff.setblocking(False)
+        try:
+            while True:
+                self.sniff.recv(65535)
+        except OSError:
+            pass
+
+    def test_99_counters(self):
+        cls = type(self)
+        status = cls.sbc.stop()
+        log = cls.sbc.log_text()
+        self.assertEqual(status, 0, "sbc exit status; log:\n" + log)
+        c = counters(log)
+        per_call = 2 * self.ROUNDS * len(self.SIZES)
+        inplace = per_call if "test_01_ipv6_to_ipv6_in_place" in cls.done else 0
+        copied = per_call if "test_02_ipv6_to_ipv4_copied" in cls.done else 0
+        self.assertEqual(c.get("MEDIA_INPLACE", 0), inplace, "%s\nlog:\n%s" % (c, log))
+        self.assertEqual(c.get("MEDIA_COPIED", 0), copied, "%s\nlog:\n%s" % (c, log))
+        self.assertEqual(c.get("MEDIA_LENT", 0), inplace + copied, "%s" % c)
+        for bad in ("RX_BAD_UDP", "RX_BAD_IP6", "TX_BAD", "MEDIA_HANDOFF_LOST"):
+            self.assertEqual(c.get(bad, 0), 0, "%s in %s" % (bad, c))
+        for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            self.assertNotIn(marker, log)
 
 
 def dpdk_built():
