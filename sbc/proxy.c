@@ -365,6 +365,38 @@ static void ctx_maybe_free(struct proxy *p, struct pctx *x)
 	pool_put(p->ctx_pool, x);
 }
 
+/* A context is needed until the final response has gone upstream, and
+ * after a 2xx to INVITE for as long as its transactions live: further 2xx
+ * (downstream forks, retransmissions) are still relayed through it
+ * (RFC 6026). Past a final otherwise, the transactions finish on their own
+ * (absorbing retransmissions, resending the final, ACKing retransmitted
+ * non-2xx finals) and nothing calls back for them, so the context lets go
+ * of both and returns to its pool at once instead of lingering 64*T1: the
+ * pool is sized for the contexts that are really held (proxy_create).
+ * Call at the end of every entry point that may have sent a final. */
+static void ctx_settle(struct proxy *p, struct pctx *x)
+{
+	uint16_t fin = x->s ? txn_server_final(x->s) : 0;
+	if (!x->s) {
+		ctx_maybe_free(p, x);
+		return;
+	}
+	if (!fin || (x->method == SIP_M_INVITE && fin < 300) ||
+	    (x->c && !txn_client_final(x->c)))
+		return; /* still forwarding: a branch without its final */
+	/* early dialogs were ended with the final (on_response, on_timeout);
+	 * the stored request their keys come from may be gone by now */
+	x->nearly = 0;
+	if (x->c) {
+		txn_client_set_user(x->c, NULL);
+		txn_client_abandon(x->c); /* Completed: ACKs/absorbs alone */
+		x->c = NULL;
+	}
+	txn_server_set_user(x->s, NULL);
+	x->s = NULL;
+	ctx_maybe_free(p, x);
+}
+
 static void on_server_gone(void *ctx, struct txn_server *s)
 {
 	struct proxy *p = ctx;
@@ -1788,14 +1820,9 @@ static void relay_response(struct proxy *p, struct pctx *x, const struct sip_msg
 	send_to(p, &x->in, p->out, n);
 }
 
-static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m)
+static void response_of(struct proxy *p, struct pctx *x, struct txn_client *c,
+			const struct sip_msg *m)
 {
-	struct proxy *p = ctx;
-	struct pctx *x = txn_client_user(c);
-	if (!x) {
-		p->ctr[PROXY_C_ABSORBED]++; /* our own BYE / CANCEL: nothing above */
-		return;
-	}
 	struct mop op;
 	if (m->status < 200) {
 		x->provisional = true;
@@ -1828,6 +1855,8 @@ static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m
 	}
 	if (m->status >= 300)
 		x->upstream_final = true;
+	if (x->method != SIP_M_INVITE)
+		early_forget(p, x, true); /* the final ends the others (as Timer J did) */
 	on_final_in_dialog(p, x);
 	struct dlg *doomed = media_response(p, x, m, &op);
 	relay_response(p, x, m, &op);
@@ -1836,6 +1865,18 @@ static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m
 		p->ctr[PROXY_C_MEDIA_TEARDOWNS]++;
 		media_end_call(p, doomed, 488, "SDP not anchored");
 	}
+}
+
+static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m)
+{
+	struct proxy *p = ctx;
+	struct pctx *x = txn_client_user(c);
+	if (!x) {
+		p->ctr[PROXY_C_ABSORBED]++; /* our own BYE / CANCEL: nothing above */
+		return;
+	}
+	response_of(p, x, c, m);
+	ctx_settle(p, x);
 }
 
 static void on_timeout(void *ctx, struct txn_client *c, uint16_t status)
@@ -1854,6 +1895,12 @@ static void on_timeout(void *ctx, struct txn_client *c, uint16_t status)
 	on_final_in_dialog(p, x);
 	early_forget(p, x, true);
 	answer_exhausted(p, x, status);
+	/* c ends when this returns: let go of it now, not in client_gone */
+	if (x->c == c) {
+		txn_client_set_user(c, NULL);
+		x->c = NULL;
+	}
+	ctx_settle(p, x);
 }
 
 /* ---- requests ------------------------------------------------------------------ */
@@ -2096,14 +2143,15 @@ static void refresh_target(struct proxy *p, const struct sip_msg *m)
 		d->side[side].contact = stored;
 }
 
-static void handle_new(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
+/* The context of a new request, or NULL if none was taken. */
+static struct pctx *new_request(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
 {
 	const char *reason = NULL;
 	struct sip_nameaddr to;
 	if (is_loop(p, m)) {
 		p->ctr[PROXY_C_LOOPS]++;
 		reply_stateless(p, m, from, 482, "Loop Detected", "");
-		return;
+		return NULL;
 	}
 	struct txn_server *s = txn_server_create(p->txn, m, from);
 	struct pctx *x = s ? pool_get(p->ctx_pool) : NULL;
@@ -2116,7 +2164,7 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 		} else
 			reply_stateless(p, m, from, 503, "Service Unavailable - SBC overloaded",
 					"Retry-After: 5\r\n");
-		return;
+		return NULL;
 	}
 	memset(x, 0, sizeof(*x));
 	x->s = s;
@@ -2139,7 +2187,7 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 		call_final(p, x, st);
 		p->ctr[PROXY_C_LOCAL_REPLIES]++;
 		(void)txn_server_reply(s, st, reason, SIP_STR_NULL);
-		return;
+		return x;
 	}
 	bool retry = false;
 	if ((st = media_request(p, x, m, &reason, &retry)) != 0) {
@@ -2151,10 +2199,10 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 		p->ctr[PROXY_C_LOCAL_REPLIES]++;
 		(void)txn_server_reply(s, st, reason, retry ? (sip_str_t){ ra, (uint32_t)strlen(ra) }
 							  : SIP_STR_NULL);
-		return;
+		return x;
 	}
 	if (reg_answer_locally(p, x, m))
-		return;
+		return x;
 	if (try_next(p, x) < 0)
 		answer_exhausted(p, x, 503);
 	if (x->mop.mode == MOP_CACHED)
@@ -2164,6 +2212,14 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 	 * (x->new_ruri / route_set point into it). */
 	if (in_dialog)
 		note_in_dialog(p, m);
+	return x;
+}
+
+static void handle_new(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
+{
+	struct pctx *x = new_request(p, m, from);
+	if (x)
+		ctx_settle(p, x);
 }
 
 static void handle_cancel(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from,
@@ -2185,10 +2241,12 @@ static void handle_cancel(struct proxy *p, const struct sip_msg *m, const struct
 	int n = 0;
 	if (rh && rh->value.len < sizeof(extra) - 16)
 		n = snprintf(extra, sizeof(extra), "Reason: %.*s\r\n", (int)rh->value.len, rh->value.p);
-	if (x->c)
+	if (x->c) {
 		(void)txn_client_cancel(x->c, (sip_str_t){ extra, (uint32_t)n });
-	else
-		answer_exhausted(p, x, 487);
+		return;
+	}
+	answer_exhausted(p, x, 487);
+	ctx_settle(p, x);
 }
 
 /* ACK of a 2xx: end to end, no transaction (RFC 3261 16.11 style branch:
@@ -2392,6 +2450,16 @@ static int media_init(struct proxy *p)
 	return p->media && p->dm_pool ? 0 : -ENOMEM;
 }
 
+/* Contexts held at once: one per INVITE answered 2xx for 64*T1 (until its
+ * transactions end, see ctx_settle), other requests only until their
+ * final. A call's INVITE and BYE server transactions both linger 64*T1,
+ * so half the server transactions bound the lasting contexts; the 1/16
+ * extra covers requests in progress. Beyond: 503, counted as overload. */
+static uint32_t ctx_pool_size(uint32_t max_transactions)
+{
+	return max_transactions / 2u + max_transactions / 16u + 16u;
+}
+
 struct proxy *proxy_create(const struct proxy_env *env)
 {
 	struct proxy *p = aligned_alloc(64, (sizeof(struct proxy) + 63) & ~(size_t)63);
@@ -2410,6 +2478,9 @@ struct proxy *proxy_create(const struct proxy_env *env)
 		.timer_c_ms = env->cfg->sip.timer_c_ms,
 		.max_server = env->max_transactions,
 		.max_client = env->max_transactions,
+		/* a call holds two stored copies over the 64*T1 its four
+		 * transactions linger (lib/txn/txn.c): one per server one */
+		.max_messages = env->max_transactions,
 		.shard = (uint8_t)env->shard,
 		.seed = { env->seed[0] ^ 0x7478, env->seed[1] },
 	};
@@ -2422,7 +2493,7 @@ struct proxy *proxy_create(const struct proxy_env *env)
 		goto fail;
 	p->txn = txn_shard_create(&tc, env->wheel, &txn_ops_tab, p);
 	p->dlg = dlg_table_create(&dc, env->wheel, &dlg_ops_tab, p);
-	p->ctx_pool = pool_create(env->max_transactions, sizeof(struct pctx), 0);
+	p->ctx_pool = pool_create(ctx_pool_size(env->max_transactions), sizeof(struct pctx), 0);
 	uint64_t rseed[2] = { env->seed[0] ^ 0x726567, env->seed[1] };
 	p->reg = reg_table_create(MAX_BINDINGS, env->wheel, rseed);
 	p->mac = topo_mac_create(env->token_key, env->token_key_len);

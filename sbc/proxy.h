@@ -33,7 +33,9 @@ struct proxy_env {
 	int (*send)(void *ctx, const struct txn_peer *to, const char *buf, uint32_t len);
 	void *ctx;
 	uint64_t seed[2];
-	uint32_t max_transactions;   /* per shard, server and client each */
+	uint32_t max_transactions;   /* per shard, server and client each;
+				      * message copies and contexts follow
+				      * by ratio (proxy_create) */
 	uint32_t max_dialogs;        /* per shard */
 	sip_str_t sl_tag;            /* To-tag of stateless responses */
 	struct metrics_calls *calls; /* the worker's call counters; NULL ok */
