@@ -383,9 +383,11 @@ void txn_shard_stats(const struct txn_shard *sh, struct txn_stats *out)
 	*out = sh->st;
 	out->server_active = pool_in_use(sh->spool);
 	out->client_active = pool_in_use(sh->cpool);
-	out->buffers_held = out->buffers_total = 0;
+	out->buffers_held = out->buffers_total = out->buffer_bytes_held = 0;
 	for (unsigned i = 0; i < TXN_SLAB_CLASSES; i++) {
-		out->buffers_held += pool_in_use(sh->slab[i].pool);
+		uint32_t used = pool_in_use(sh->slab[i].pool);
+		out->buffers_held += used;
 		out->buffers_total += sh->slab[i].count;
+		out->buffer_bytes_held += (uint64_t)used * sh->slab[i].size;
 	}
 }

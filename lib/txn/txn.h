@@ -252,6 +252,7 @@ struct txn_stats {
 	uint64_t send_failures;           /* ops->send returned < 0 */
 	uint64_t buffers_held;            /* stored message copies in use */
 	uint64_t buffers_total;           /* ... and preallocated, all classes */
+	uint64_t buffer_bytes_held;       /* size of the buffers in use */
 };
 void txn_shard_stats(const struct txn_shard *sh, struct txn_stats *out);
 

@@ -298,6 +298,8 @@ static void server_confirm(struct txn_server *s)
 {
 	wheel_cancel(s->sh->w, &s->t_retx);
 	wheel_cancel(s->sh->w, &s->t_end);
+	/* Confirmed absorbs everything silently: the final is not needed */
+	txn_buf_free(s->sh, &s->rsp);
 	server_enter(s, SS_CONFIRMED);  /* Timer I */
 }
 
