@@ -4,7 +4,10 @@
  * transaction of a request to the client transaction of its current
  * branch: next-hop failover is serial (one branch at a time, the next only
  * after 408/503/timeout/transport error and before any provisional,
- * RFC 3261 16.7 step 5 with the SBC as the only forker). Forking done
+ * RFC 3261 16.7 step 5 with the SBC as the only forker). A context lets go
+ * of its transactions once the final response is upstream (ctx_settle),
+ * except after a 2xx to INVITE, whose further 2xx it still relays through
+ * the server transaction's stored headers (Vias when hiding). Forking done
  * downstream reaches us as several early dialogs / several 2xx on that one
  * branch, and each is relayed (RFC 6026).
  *
@@ -860,7 +863,8 @@ static int build_forward(struct proxy *p, struct pctx *x, const struct sip_msg *
 static const struct sip_msg *stored_request(struct proxy *p, const struct pctx *x)
 {
 	sip_str_t req = txn_server_request(x->s);
-	return sip_parse(&p->req, req.p, req.len) == SIP_E_OK ? &p->req : NULL;
+	/* empty once a final other than 2xx-to-INVITE went upstream (lib/txn) */
+	return req.len && sip_parse(&p->req, req.p, req.len) == SIP_E_OK ? &p->req : NULL;
 }
 
 /* ---- next hops --------------------------------------------------------------- */
@@ -921,8 +925,9 @@ static bool next_target(struct proxy *p, struct pctx *x, struct txn_peer *to)
 }
 
 
-/* Start a branch to the next target. Returns 0, or -1 when no target is
- * left (the caller answers upstream). */
+/* Start a branch to the next target. Returns 0, -ENOBUFS when no client
+ * transaction is free (overload), or -1 when no target is left (the caller
+ * answers upstream). */
 static int try_next(struct proxy *p, struct pctx *x)
 {
 	struct txn_peer to;
@@ -931,7 +936,7 @@ static int try_next(struct proxy *p, struct pctx *x)
 		struct txn_client *c = txn_client_create(p->txn, x->method, &to, &branch);
 		if (!c) {
 			p->ctr[PROXY_C_OVERLOAD]++;
-			return -1;
+			return -ENOBUFS;
 		}
 		txn_client_set_user(c, x);
 		x->c = c;
@@ -1096,8 +1101,7 @@ static void track_dialog(struct proxy *p, struct pctx *x, struct txn_client *c, 
 		return;
 	if (sip_msg_to(resp, &to) <= 0 || !to.tag.len || to.tag.len > TAG_MAX_LEN)
 		return;
-	sip_str_t req = txn_server_request(x->s);
-	if (sip_parse(&p->req, req.p, req.len) != SIP_E_OK || orig_call_id(p, &p->req, &cid) < 0 ||
+	if (!stored_request(p, x) || orig_call_id(p, &p->req, &cid) < 0 ||
 	    sip_msg_from(&p->req, &from) <= 0)
 		return;
 	struct dlg *d = dlg_find(p->dlg, cid, from.tag, to.tag);
@@ -1182,8 +1186,7 @@ static void on_final_in_dialog(struct proxy *p, struct pctx *x)
 {
 	if (x->method != SIP_M_BYE || !x->s)
 		return;
-	sip_str_t req = txn_server_request(x->s);
-	if (sip_parse(&p->req, req.p, req.len) != SIP_E_OK)
+	if (!stored_request(p, x))
 		return;
 	struct dlg *d = find_dialog(p, &p->req, NULL);
 	if (d)
@@ -2203,8 +2206,18 @@ static struct pctx *new_request(struct proxy *p, const struct sip_msg *m, const 
 	}
 	if (reg_answer_locally(p, x, m))
 		return x;
-	if (try_next(p, x) < 0)
+	int rc = try_next(p, x);
+	if (rc == -ENOBUFS && !x->upstream_final) {
+		/* our pools, not the next hop: say so, as for a new request */
+		media_final(p, x, NULL, 503);
+		x->upstream_final = true;
+		call_final(p, x, 503);
+		p->ctr[PROXY_C_LOCAL_REPLIES]++;
+		(void)txn_server_reply(x->s, 503, "Service Unavailable - SBC overloaded",
+				       SIP_STR("Retry-After: 5\r\n"));
+	} else if (rc < 0) {
 		answer_exhausted(p, x, 503);
+	}
 	if (x->mop.mode == MOP_CACHED)
 		x->mop.mode = MOP_APPLY; /* p->rw is gone: a failover re-applies */
 	/* Only now: a NOTIFY "terminated" ends its subscription dialog, and

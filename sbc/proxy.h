@@ -11,6 +11,12 @@
  *   with messages of its own shard (the worker steers the others away
  *   first). Every object comes from pools made in proxy_create(); no
  *   allocation per message. Output leaves through env->send, which copies.
+ *   A request's proxy context lives until its final response has gone
+ *   upstream (after a 2xx to INVITE: until its transactions end, RFC 6026);
+ *   the transactions then finish alone. Pools are sized for what is held
+ *   (max_transactions; contexts and message copies by ratio): when one
+ *   runs dry the request is answered 503 and counted (overload,
+ *   pool_exhausted).
  */
 #ifndef SBC_PROXY_H
 #define SBC_PROXY_H

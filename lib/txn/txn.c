@@ -21,13 +21,14 @@
  * over the 64*T1 they linger only two copies, the INVITE's headers
  * (Accepted) and the BYE's final response (Completed), both nearly always
  * in the 1 KiB class; a larger class is used only during setup. So the
- * proxy sizes N = S (sbc/proxy.c). The sbc default S = C = N = 49152
- * gives 69 MiB of slabs + 30 MiB of transactions + 1 MiB of table:
- * ~100 MiB per shard, sustaining S / (2 * 64 * T1) = 768 calls/s at
- * T1 = 500 ms (was 16384 transactions, 2*S + C copies in 2 KiB slabs:
- * ~140 MiB for 256 calls/s). A class that runs dry borrows from the next
- * larger one; when all are dry the create/send call fails and the proxy
- * answers 503 (overload), which is counted in pool_exhausted.
+ * proxy sizes N = S (sbc/proxy.c). The sbc default S = C = N = 57344
+ * gives 81 MiB of slabs + 35 MiB of transactions + 1 MiB of table:
+ * ~117 MiB per shard (plus 26 MiB of proxy contexts), sustaining
+ * S / (2 * 64 * T1) = 896 calls/s at T1 = 500 ms. It was 16384
+ * transactions with 2*S + C copies in 2 KiB slabs: 135 MiB (plus 13 MiB
+ * of contexts) for 256 calls/s. A class that runs dry borrows from the
+ * next larger one; when all are dry the create/send call fails and the
+ * proxy answers 503 (overload), which is counted in pool_exhausted.
  *
  * Reliable transports (TCP/TLS, not used yet) would change only timer
  * values: no Timer A/E/G retransmissions, and D, I, J, K of zero
