@@ -1890,7 +1890,7 @@ static void config_defaults(struct sbc_config *cfg, const char *name)
 	cfg->log_level = SBC_LOG_INFO;
 	cfg->sip = (struct sbc_sip){ .t1_ms = 500, .t2_ms = 4000, .t4_ms = 5000,
 				     .timer_c_ms = 180000, .max_dialog_duration_s = 14400,
-				     .max_transactions = 16384, .max_dialogs = 16384,
+				     .max_transactions = 57344, .max_dialogs = 16384,
 				     .user_agent = "sbc" };
 	cfg->control.metrics_enabled = true;
 	parse_ip("127.0.0.1", &cfg->control.metrics_ip);

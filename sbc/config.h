@@ -178,9 +178,14 @@ struct sbc_sip {
 	uint32_t t4_ms;
 	uint32_t timer_c_ms;
 	uint32_t max_dialog_duration_s;
-	/* Per worker. Every transaction stays 64*T1 after its final response
-	 * (RFC 3261 17, RFC 6026), so a worker sustains about
-	 * max_transactions / (64 * T1) transactions a second, ~2 per call. */
+	/* Per worker, server and client transactions each. Every transaction
+	 * stays 64*T1 after its final response (RFC 3261 17, RFC 6026), so a
+	 * worker sustains about max_transactions / (64 * T1) transactions a
+	 * second, ~2 per call. Stored message copies (lib/txn/txn.c) and
+	 * proxy contexts (sbc/proxy.c ctx_pool_size) are held only while
+	 * needed and sized from it by ratio: max_transactions copies, and
+	 * 9/16 as many contexts (one per answered INVITE over 64*T1).
+	 * ~2.5 KiB per transaction in all: 57344 (default) ~140 MiB. */
 	uint32_t max_transactions;
 	uint32_t max_dialogs;
 	char user_agent[SBC_UA_MAX + 1];  /* Server header; empty = none */

@@ -4,7 +4,10 @@
  * transaction of a request to the client transaction of its current
  * branch: next-hop failover is serial (one branch at a time, the next only
  * after 408/503/timeout/transport error and before any provisional,
- * RFC 3261 16.7 step 5 with the SBC as the only forker). Forking done
+ * RFC 3261 16.7 step 5 with the SBC as the only forker). A context lets go
+ * of its transactions once the final response is upstream (ctx_settle),
+ * except after a 2xx to INVITE, whose further 2xx it still relays through
+ * the server transaction's stored headers (Vias when hiding). Forking done
  * downstream reaches us as several early dialogs / several 2xx on that one
  * branch, and each is relayed (RFC 6026).
  *
@@ -363,6 +366,38 @@ static void ctx_maybe_free(struct proxy *p, struct pctx *x)
 		return;
 	media_ctx_free(p, x);
 	pool_put(p->ctx_pool, x);
+}
+
+/* A context is needed until the final response has gone upstream, and
+ * after a 2xx to INVITE for as long as its transactions live: further 2xx
+ * (downstream forks, retransmissions) are still relayed through it
+ * (RFC 6026). Past a final otherwise, the transactions finish on their own
+ * (absorbing retransmissions, resending the final, ACKing retransmitted
+ * non-2xx finals) and nothing calls back for them, so the context lets go
+ * of both and returns to its pool at once instead of lingering 64*T1: the
+ * pool is sized for the contexts that are really held (proxy_create).
+ * Call at the end of every entry point that may have sent a final. */
+static void ctx_settle(struct proxy *p, struct pctx *x)
+{
+	uint16_t fin = x->s ? txn_server_final(x->s) : 0;
+	if (!x->s) {
+		ctx_maybe_free(p, x);
+		return;
+	}
+	if (!fin || (x->method == SIP_M_INVITE && fin < 300) ||
+	    (x->c && !txn_client_final(x->c)))
+		return; /* still forwarding: a branch without its final */
+	/* early dialogs were ended with the final (on_response, on_timeout);
+	 * the stored request their keys come from may be gone by now */
+	x->nearly = 0;
+	if (x->c) {
+		txn_client_set_user(x->c, NULL);
+		txn_client_abandon(x->c); /* Completed: ACKs/absorbs alone */
+		x->c = NULL;
+	}
+	txn_server_set_user(x->s, NULL);
+	x->s = NULL;
+	ctx_maybe_free(p, x);
 }
 
 static void on_server_gone(void *ctx, struct txn_server *s)
@@ -828,7 +863,8 @@ static int build_forward(struct proxy *p, struct pctx *x, const struct sip_msg *
 static const struct sip_msg *stored_request(struct proxy *p, const struct pctx *x)
 {
 	sip_str_t req = txn_server_request(x->s);
-	return sip_parse(&p->req, req.p, req.len) == SIP_E_OK ? &p->req : NULL;
+	/* empty once a final other than 2xx-to-INVITE went upstream (lib/txn) */
+	return req.len && sip_parse(&p->req, req.p, req.len) == SIP_E_OK ? &p->req : NULL;
 }
 
 /* ---- next hops --------------------------------------------------------------- */
@@ -889,8 +925,9 @@ static bool next_target(struct proxy *p, struct pctx *x, struct txn_peer *to)
 }
 
 
-/* Start a branch to the next target. Returns 0, or -1 when no target is
- * left (the caller answers upstream). */
+/* Start a branch to the next target. Returns 0, -ENOBUFS when no client
+ * transaction is free (overload), or -1 when no target is left (the caller
+ * answers upstream). */
 static int try_next(struct proxy *p, struct pctx *x)
 {
 	struct txn_peer to;
@@ -899,7 +936,7 @@ static int try_next(struct proxy *p, struct pctx *x)
 		struct txn_client *c = txn_client_create(p->txn, x->method, &to, &branch);
 		if (!c) {
 			p->ctr[PROXY_C_OVERLOAD]++;
-			return -1;
+			return -ENOBUFS;
 		}
 		txn_client_set_user(c, x);
 		x->c = c;
@@ -1064,8 +1101,7 @@ static void track_dialog(struct proxy *p, struct pctx *x, struct txn_client *c, 
 		return;
 	if (sip_msg_to(resp, &to) <= 0 || !to.tag.len || to.tag.len > TAG_MAX_LEN)
 		return;
-	sip_str_t req = txn_server_request(x->s);
-	if (sip_parse(&p->req, req.p, req.len) != SIP_E_OK || orig_call_id(p, &p->req, &cid) < 0 ||
+	if (!stored_request(p, x) || orig_call_id(p, &p->req, &cid) < 0 ||
 	    sip_msg_from(&p->req, &from) <= 0)
 		return;
 	struct dlg *d = dlg_find(p->dlg, cid, from.tag, to.tag);
@@ -1150,8 +1186,7 @@ static void on_final_in_dialog(struct proxy *p, struct pctx *x)
 {
 	if (x->method != SIP_M_BYE || !x->s)
 		return;
-	sip_str_t req = txn_server_request(x->s);
-	if (sip_parse(&p->req, req.p, req.len) != SIP_E_OK)
+	if (!stored_request(p, x))
 		return;
 	struct dlg *d = find_dialog(p, &p->req, NULL);
 	if (d)
@@ -1788,14 +1823,9 @@ static void relay_response(struct proxy *p, struct pctx *x, const struct sip_msg
 	send_to(p, &x->in, p->out, n);
 }
 
-static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m)
+static void response_of(struct proxy *p, struct pctx *x, struct txn_client *c,
+			const struct sip_msg *m)
 {
-	struct proxy *p = ctx;
-	struct pctx *x = txn_client_user(c);
-	if (!x) {
-		p->ctr[PROXY_C_ABSORBED]++; /* our own BYE / CANCEL: nothing above */
-		return;
-	}
 	struct mop op;
 	if (m->status < 200) {
 		x->provisional = true;
@@ -1828,6 +1858,8 @@ static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m
 	}
 	if (m->status >= 300)
 		x->upstream_final = true;
+	if (x->method != SIP_M_INVITE)
+		early_forget(p, x, true); /* the final ends the others (as Timer J did) */
 	on_final_in_dialog(p, x);
 	struct dlg *doomed = media_response(p, x, m, &op);
 	relay_response(p, x, m, &op);
@@ -1836,6 +1868,18 @@ static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m
 		p->ctr[PROXY_C_MEDIA_TEARDOWNS]++;
 		media_end_call(p, doomed, 488, "SDP not anchored");
 	}
+}
+
+static void on_response(void *ctx, struct txn_client *c, const struct sip_msg *m)
+{
+	struct proxy *p = ctx;
+	struct pctx *x = txn_client_user(c);
+	if (!x) {
+		p->ctr[PROXY_C_ABSORBED]++; /* our own BYE / CANCEL: nothing above */
+		return;
+	}
+	response_of(p, x, c, m);
+	ctx_settle(p, x);
 }
 
 static void on_timeout(void *ctx, struct txn_client *c, uint16_t status)
@@ -1854,6 +1898,12 @@ static void on_timeout(void *ctx, struct txn_client *c, uint16_t status)
 	on_final_in_dialog(p, x);
 	early_forget(p, x, true);
 	answer_exhausted(p, x, status);
+	/* c ends when this returns: let go of it now, not in client_gone */
+	if (x->c == c) {
+		txn_client_set_user(c, NULL);
+		x->c = NULL;
+	}
+	ctx_settle(p, x);
 }
 
 /* ---- requests ------------------------------------------------------------------ */
@@ -2096,14 +2146,15 @@ static void refresh_target(struct proxy *p, const struct sip_msg *m)
 		d->side[side].contact = stored;
 }
 
-static void handle_new(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
+/* The context of a new request, or NULL if none was taken. */
+static struct pctx *new_request(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
 {
 	const char *reason = NULL;
 	struct sip_nameaddr to;
 	if (is_loop(p, m)) {
 		p->ctr[PROXY_C_LOOPS]++;
 		reply_stateless(p, m, from, 482, "Loop Detected", "");
-		return;
+		return NULL;
 	}
 	struct txn_server *s = txn_server_create(p->txn, m, from);
 	struct pctx *x = s ? pool_get(p->ctx_pool) : NULL;
@@ -2116,7 +2167,7 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 		} else
 			reply_stateless(p, m, from, 503, "Service Unavailable - SBC overloaded",
 					"Retry-After: 5\r\n");
-		return;
+		return NULL;
 	}
 	memset(x, 0, sizeof(*x));
 	x->s = s;
@@ -2139,7 +2190,7 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 		call_final(p, x, st);
 		p->ctr[PROXY_C_LOCAL_REPLIES]++;
 		(void)txn_server_reply(s, st, reason, SIP_STR_NULL);
-		return;
+		return x;
 	}
 	bool retry = false;
 	if ((st = media_request(p, x, m, &reason, &retry)) != 0) {
@@ -2151,12 +2202,22 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 		p->ctr[PROXY_C_LOCAL_REPLIES]++;
 		(void)txn_server_reply(s, st, reason, retry ? (sip_str_t){ ra, (uint32_t)strlen(ra) }
 							  : SIP_STR_NULL);
-		return;
+		return x;
 	}
 	if (reg_answer_locally(p, x, m))
-		return;
-	if (try_next(p, x) < 0)
+		return x;
+	int rc = try_next(p, x);
+	if (rc == -ENOBUFS && !x->upstream_final) {
+		/* our pools, not the next hop: say so, as for a new request */
+		media_final(p, x, NULL, 503);
+		x->upstream_final = true;
+		call_final(p, x, 503);
+		p->ctr[PROXY_C_LOCAL_REPLIES]++;
+		(void)txn_server_reply(x->s, 503, "Service Unavailable - SBC overloaded",
+				       SIP_STR("Retry-After: 5\r\n"));
+	} else if (rc < 0) {
 		answer_exhausted(p, x, 503);
+	}
 	if (x->mop.mode == MOP_CACHED)
 		x->mop.mode = MOP_APPLY; /* p->rw is gone: a failover re-applies */
 	/* Only now: a NOTIFY "terminated" ends its subscription dialog, and
@@ -2164,6 +2225,14 @@ static void handle_new(struct proxy *p, const struct sip_msg *m, const struct tx
 	 * (x->new_ruri / route_set point into it). */
 	if (in_dialog)
 		note_in_dialog(p, m);
+	return x;
+}
+
+static void handle_new(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from)
+{
+	struct pctx *x = new_request(p, m, from);
+	if (x)
+		ctx_settle(p, x);
 }
 
 static void handle_cancel(struct proxy *p, const struct sip_msg *m, const struct txn_peer *from,
@@ -2185,10 +2254,12 @@ static void handle_cancel(struct proxy *p, const struct sip_msg *m, const struct
 	int n = 0;
 	if (rh && rh->value.len < sizeof(extra) - 16)
 		n = snprintf(extra, sizeof(extra), "Reason: %.*s\r\n", (int)rh->value.len, rh->value.p);
-	if (x->c)
+	if (x->c) {
 		(void)txn_client_cancel(x->c, (sip_str_t){ extra, (uint32_t)n });
-	else
-		answer_exhausted(p, x, 487);
+		return;
+	}
+	answer_exhausted(p, x, 487);
+	ctx_settle(p, x);
 }
 
 /* ACK of a 2xx: end to end, no transaction (RFC 3261 16.11 style branch:
@@ -2392,6 +2463,16 @@ static int media_init(struct proxy *p)
 	return p->media && p->dm_pool ? 0 : -ENOMEM;
 }
 
+/* Contexts held at once: one per INVITE answered 2xx for 64*T1 (until its
+ * transactions end, see ctx_settle), other requests only until their
+ * final. A call's INVITE and BYE server transactions both linger 64*T1,
+ * so half the server transactions bound the lasting contexts; the 1/16
+ * extra covers requests in progress. Beyond: 503, counted as overload. */
+static uint32_t ctx_pool_size(uint32_t max_transactions)
+{
+	return max_transactions / 2u + max_transactions / 16u + 16u;
+}
+
 struct proxy *proxy_create(const struct proxy_env *env)
 {
 	struct proxy *p = aligned_alloc(64, (sizeof(struct proxy) + 63) & ~(size_t)63);
@@ -2410,6 +2491,9 @@ struct proxy *proxy_create(const struct proxy_env *env)
 		.timer_c_ms = env->cfg->sip.timer_c_ms,
 		.max_server = env->max_transactions,
 		.max_client = env->max_transactions,
+		/* a call holds two stored copies over the 64*T1 its four
+		 * transactions linger (lib/txn/txn.c): one per server one */
+		.max_messages = env->max_transactions,
 		.shard = (uint8_t)env->shard,
 		.seed = { env->seed[0] ^ 0x7478, env->seed[1] },
 	};
@@ -2422,7 +2506,7 @@ struct proxy *proxy_create(const struct proxy_env *env)
 		goto fail;
 	p->txn = txn_shard_create(&tc, env->wheel, &txn_ops_tab, p);
 	p->dlg = dlg_table_create(&dc, env->wheel, &dlg_ops_tab, p);
-	p->ctx_pool = pool_create(env->max_transactions, sizeof(struct pctx), 0);
+	p->ctx_pool = pool_create(ctx_pool_size(env->max_transactions), sizeof(struct pctx), 0);
 	uint64_t rseed[2] = { env->seed[0] ^ 0x726567, env->seed[1] };
 	p->reg = reg_table_create(MAX_BINDINGS, env->wheel, rseed);
 	p->mac = topo_mac_create(env->token_key, env->token_key_len);

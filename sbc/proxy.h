@@ -11,6 +11,12 @@
  *   with messages of its own shard (the worker steers the others away
  *   first). Every object comes from pools made in proxy_create(); no
  *   allocation per message. Output leaves through env->send, which copies.
+ *   A request's proxy context lives until its final response has gone
+ *   upstream (after a 2xx to INVITE: until its transactions end, RFC 6026);
+ *   the transactions then finish alone. Pools are sized for what is held
+ *   (max_transactions; contexts and message copies by ratio): when one
+ *   runs dry the request is answered 503 and counted (overload,
+ *   pool_exhausted).
  */
 #ifndef SBC_PROXY_H
 #define SBC_PROXY_H
@@ -33,7 +39,9 @@ struct proxy_env {
 	int (*send)(void *ctx, const struct txn_peer *to, const char *buf, uint32_t len);
 	void *ctx;
 	uint64_t seed[2];
-	uint32_t max_transactions;   /* per shard, server and client each */
+	uint32_t max_transactions;   /* per shard, server and client each;
+				      * message copies and contexts follow
+				      * by ratio (proxy_create) */
 	uint32_t max_dialogs;        /* per shard */
 	sip_str_t sl_tag;            /* To-tag of stateless responses */
 	struct metrics_calls *calls; /* the worker's call counters; NULL ok */

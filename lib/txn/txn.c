@@ -5,21 +5,30 @@
  *
  * Memory budget of a shard (everything is allocated in txn_shard_create and
  * touched once by pool_create, so the first calls never page-fault). With
- * S = max_server, C = max_client and N = 2*S + C stored messages (a server
- * keeps its request and its last response, a client its request):
- *   struct txn_server   S x 320 B (296 B padded to cache lines)
- *   struct txn_client   C x 256 B (224 B padded)
+ * S = max_server, C = max_client and N = max_messages stored copies:
+ *   struct txn_server   S x 384 B (352 B with its inline key, padded)
+ *   struct txn_client   C x 256 B (232 B padded)
  *   server match table  8 B x next_pow2(2*S) slots
- *   slab 2 KiB          (N + 8)        buffers: nearly every SIP message
- *   slab 8 KiB          (N/16 + 4)     buffers: large SDP, long Route sets
- *   slab 64 KiB         (N/512 + 2)    buffers: anything up to SIP_MAX_MSG
- *   scratch             ~135 KiB (a sip_msg, a key buffer, an output buffer)
- * i.e. about 2.6 KiB per stored message: S = C = 8192 gives N = 24576,
- * 2 KiB x 24584 + 8 KiB x 1540 + 64 KiB x 50 = 48 + 12 + 3.1 MiB, plus
- * 4.5 MiB of transactions and 128 KiB of table: ~68 MiB per shard. A class
- * that runs dry borrows from the next larger one; when all are dry the
- * create/send call fails and the proxy answers 503 (overload), which is
- * counted in pool_exhausted.
+ *   slab 1 KiB          (N + 8)        short responses, ACKs, the headers
+ *                                      an Accepted INVITE keeps
+ *   slab 2 KiB          (N/8 + 8)      requests with SDP while active
+ *   slab 8 KiB          (N/64 + 4)     large SDP, long Route sets
+ *   slab 64 KiB         (N/1024 + 2)   anything up to SIP_MAX_MSG
+ *   scratch             ~160 KiB (a sip_msg, an editor, a key buffer, an
+ *                       output buffer)
+ * i.e. 1.44 KiB per stored copy. Copies are held only while the RFC needs
+ * them (txn.h): a call costs two server and two client transactions, but
+ * over the 64*T1 they linger only two copies, the INVITE's headers
+ * (Accepted) and the BYE's final response (Completed), both nearly always
+ * in the 1 KiB class; a larger class is used only during setup. So the
+ * proxy sizes N = S (sbc/proxy.c). The sbc default S = C = N = 57344
+ * gives 81 MiB of slabs + 35 MiB of transactions + 1 MiB of table:
+ * ~117 MiB per shard (plus 26 MiB of proxy contexts), sustaining
+ * S / (2 * 64 * T1) = 896 calls/s at T1 = 500 ms. It was 16384
+ * transactions with 2*S + C copies in 2 KiB slabs: 135 MiB (plus 13 MiB
+ * of contexts) for 256 calls/s. A class that runs dry borrows from the
+ * next larger one; when all are dry the create/send call fails and the
+ * proxy answers 503 (overload), which is counted in pool_exhausted.
  *
  * Reliable transports (TCP/TLS, not used yet) would change only timer
  * values: no Timer A/E/G retransmissions, and D, I, J, K of zero
@@ -43,16 +52,17 @@
 static const struct {
 	uint32_t size, per, extra;
 } slab_class[TXN_SLAB_CLASSES] = {
-	{ 2048u, 1u, 8u },
-	{ 8192u, 16u, 4u },
-	{ TXN_MAX_MSG, 512u, 2u },
+	{ 1024u, 1u, 8u },
+	{ 2048u, 8u, 8u },
+	{ 8192u, 64u, 4u },
+	{ TXN_MAX_MSG, 1024u, 2u },
 };
 
 /* ---- slabs ------------------------------------------------------------- */
 
 static int slabs_create(struct txn_shard *sh)
 {
-	uint64_t n = 2ull * sh->cfg.max_server + sh->cfg.max_client;
+	uint64_t n = sh->cfg.max_messages;
 
 	for (unsigned i = 0; i < TXN_SLAB_CLASSES; i++) {
 		struct txn_slab *s = &sh->slab[i];
@@ -65,6 +75,19 @@ static int slabs_create(struct txn_shard *sh)
 	return 0;
 }
 
+/* A buffer of the smallest class that holds len (borrowing upwards) into
+ * b, which holds none. */
+static bool buf_alloc(struct txn_shard *sh, struct txn_buf *b, uint32_t len)
+{
+	for (unsigned i = 0; !b->p && i < TXN_SLAB_CLASSES; i++) {
+		if (sh->slab[i].size < len)
+			continue;
+		b->p = pool_get(sh->slab[i].pool);
+		b->cls = (uint8_t)i;
+	}
+	return b->p != NULL;
+}
+
 /* Store a copy of p in b, reusing b's buffer when it is large enough. */
 int txn_buf_set(struct txn_shard *sh, struct txn_buf *b, const char *p, uint32_t len)
 {
@@ -72,13 +95,7 @@ int txn_buf_set(struct txn_shard *sh, struct txn_buf *b, const char *p, uint32_t
 		return -E2BIG;
 	if (b->p && sh->slab[b->cls].size < len)
 		txn_buf_free(sh, b);
-	for (unsigned i = 0; !b->p && i < TXN_SLAB_CLASSES; i++) {
-		if (sh->slab[i].size < len)
-			continue;
-		b->p = pool_get(sh->slab[i].pool);
-		b->cls = (uint8_t)i;
-	}
-	if (!b->p) {
+	if (!b->p && !buf_alloc(sh, b, len)) {
 		sh->st.pool_exhausted++;
 		return -ENOBUFS;
 	}
@@ -93,6 +110,29 @@ void txn_buf_free(struct txn_shard *sh, struct txn_buf *b)
 		pool_put(sh->slab[b->cls].pool, b->p);
 	b->p = NULL;
 	b->len = 0;
+}
+
+/* Replace b's content with p, len (which may lie outside b only) in the
+ * smallest class that holds it, giving b's buffer back: shrinking a copy
+ * that must stay. No smaller buffer free: in place if b's buffer holds it.
+ * Returns whether b now holds p; if not, b is unchanged. Never counted as
+ * pool exhaustion: the old buffer serves. */
+bool txn_buf_replace(struct txn_shard *sh, struct txn_buf *b, const char *p, uint32_t len)
+{
+	struct txn_buf nb = { 0 };
+
+	if (len <= TXN_MAX_MSG && buf_alloc(sh, &nb, len)) {
+		memcpy(nb.p, p, len);
+		nb.len = len;
+		txn_buf_free(sh, b);
+		*b = nb;
+		return true;
+	}
+	if (!b->p || sh->slab[b->cls].size < len)
+		return false;
+	memmove(b->p, p, len);
+	b->len = len;
+	return true;
 }
 
 int txn_reparse(struct txn_shard *sh, const struct txn_buf *b)
@@ -242,8 +282,11 @@ static int config_fill(struct txn_shard *sh, const struct txn_config *cfg)
 	c->t4_ms = or_default(c->t4_ms, TXN_DEF_T4);
 	c->timer_c_ms = or_default(c->timer_c_ms, TXN_DEF_TIMER_C);
 	if (c->t2_ms < c->t1_ms || c->t1_ms > UINT32_MAX / 64 || !c->max_server ||
-	    !c->max_client || c->max_server > TXN_MAX_TXNS || c->max_client > TXN_MAX_TXNS)
+	    !c->max_client || c->max_server > TXN_MAX_TXNS || c->max_client > TXN_MAX_TXNS ||
+	    c->max_messages > TXN_MAX_TXNS)
 		return -EINVAL;
+	if (!c->max_messages)
+		c->max_messages = c->max_server + c->max_client;
 	sh->dur[DUR_T1] = c->t1_ms;
 	sh->dur[DUR_T2] = c->t2_ms;
 	sh->dur[DUR_T4] = c->t4_ms;
@@ -286,10 +329,11 @@ struct txn_shard *txn_shard_create(const struct txn_config *cfg, struct wheel *w
 	sh->cpool = pool_create(sh->cfg.max_client, sizeof(struct txn_client), 0);
 	sh->tab = htab_create(sh->cfg.max_server, &tab_key, txn_key_eq_cb, sh);
 	sh->msg = malloc(sizeof(*sh->msg));
+	sh->ed = malloc(sizeof(*sh->ed));
 	/* A key holds disjoint views of one message plus 28 bytes of framing. */
 	sh->keybuf = malloc(TXN_MAX_MSG + 64u);
 	sh->out = malloc(TXN_MAX_MSG);
-	if (!sh->spool || !sh->cpool || !sh->tab || !sh->msg || !sh->keybuf || !sh->out ||
+	if (!sh->spool || !sh->cpool || !sh->tab || !sh->msg || !sh->ed || !sh->keybuf || !sh->out ||
 	    slabs_create(sh) < 0)
 		goto fail;
 	return sh;
@@ -329,6 +373,7 @@ void txn_shard_destroy(struct txn_shard *sh)
 	pool_destroy(sh->spool);
 	pool_destroy(sh->cpool);
 	free(sh->msg);
+	free(sh->ed);
 	free(sh->keybuf);
 	free(sh->out);
 	free(sh);
@@ -339,4 +384,11 @@ void txn_shard_stats(const struct txn_shard *sh, struct txn_stats *out)
 	*out = sh->st;
 	out->server_active = pool_in_use(sh->spool);
 	out->client_active = pool_in_use(sh->cpool);
+	out->buffers_held = out->buffers_total = out->buffer_bytes_held = 0;
+	for (unsigned i = 0; i < TXN_SLAB_CLASSES; i++) {
+		uint32_t used = pool_in_use(sh->slab[i].pool);
+		out->buffers_held += used;
+		out->buffers_total += sh->slab[i].count;
+		out->buffer_bytes_held += (uint64_t)used * sh->slab[i].size;
+	}
 }

@@ -11,6 +11,19 @@
  *   When a pool is empty the create functions return NULL and the caller
  *   answers 503 (overload), never queues.
  *
+ *   A transaction keeps message copies only while the RFC needs them, so
+ *   the copies (max_messages) can be far fewer than the transactions that
+ *   linger 64*T1 after their final response:
+ *   - server: the request until the final response is sent (then only the
+ *     matching key and To-tag, copied into the transaction, absorb
+ *     retransmissions; a key too long for that keeps the request); in
+ *     INVITE Accepted (2xx, RFC 6026) the request's headers without the
+ *     body, which the owner reads to forward further 2xx; the last
+ *     response only while it may be resent (Proceeding, Completed);
+ *   - client: the request until a final response arrives; in INVITE
+ *     Completed (non-2xx) the ACK built for it, resent for each
+ *     retransmitted final until Timer D.
+ *
  * What the layer does
  *   - matches requests to server transactions (RFC 3261 17.2.3; RFC 2543
  *     fallback when the branch lacks the magic cookie) and responses to
@@ -69,6 +82,8 @@ struct txn_config {
 	uint32_t timer_c_ms;     /* proxy INVITE timer, default 180000 */
 	uint32_t max_server;     /* server transactions in the shard */
 	uint32_t max_client;     /* client transactions in the shard */
+	uint32_t max_messages;   /* stored message copies (slab sizing, see
+				  * txn.c); 0: max_server + max_client */
 	uint8_t shard;           /* this shard's number, encoded in branches */
 	uint64_t seed[2];        /* secret for the matching hash and generations */
 };
@@ -163,7 +178,11 @@ int txn_server_reply(struct txn_server *s, uint16_t status, const char *reason, 
  * final is refused (-EALREADY). Returns 0 or <0. */
 int txn_server_send(struct txn_server *s, uint16_t status, const char *buf, uint32_t len);
 
-/* The stored request (valid while s lives). */
+/* The stored request (the view is valid until the next call into the layer
+ * for s): whole until the final response is sent; after a 2xx final to
+ * INVITE its header section only (same Vias, From, To, Call-ID, CSeq,
+ * Contact, Route/Record-Route; no body); after any other final, empty
+ * (len 0) unless the matching key was too long to keep separately. */
 sip_str_t txn_server_request(const struct txn_server *s);
 const struct txn_peer *txn_server_peer(const struct txn_server *s);
 enum sip_method txn_server_method(const struct txn_server *s);
@@ -231,6 +250,9 @@ struct txn_stats {
 	uint64_t stray_responses;
 	uint64_t pool_exhausted;          /* transaction or slab pool empty */
 	uint64_t send_failures;           /* ops->send returned < 0 */
+	uint64_t buffers_held;            /* stored message copies in use */
+	uint64_t buffers_total;           /* ... and preallocated, all classes */
+	uint64_t buffer_bytes_held;       /* size of the buffers in use */
 };
 void txn_shard_stats(const struct txn_shard *sh, struct txn_stats *out);
 

@@ -302,16 +302,27 @@ void txn_client_timer(struct txn_client *c, enum txn_tt tt)
 
 /* ---- responses ------------------------------------------------------------ */
 
+/* ACK a non-2xx final (17.1.1.3). The first time it is built from the
+ * stored INVITE and then kept instead of it (smaller, in the smallest
+ * class that holds it): a retransmitted final carries the same To, so the
+ * same ACK answers it until Timer D, and the INVITE is no longer needed
+ * (no retransmission, no CANCEL after a final). */
 static void inv_ack(struct txn_client *c, const struct sip_msg *rsp)
 {
 	struct txn_shard *sh = c->sh;
 	int n;
 
+	if (c->ack_stored) {
+		(void)client_send(c, c->req.p, c->req.len);
+		return;
+	}
 	if (txn_reparse(sh, &c->req) < 0)
 		return;
 	n = txn_build_ack(sh, sh->msg, rsp);
-	if (n > 0)
-		(void)client_send(c, sh->out, (uint32_t)n);
+	if (n <= 0)
+		return;
+	(void)client_send(c, sh->out, (uint32_t)n);
+	c->ack_stored = txn_buf_replace(sh, &c->req, sh->out, (uint32_t)n);
 }
 
 static void inv_provisional(struct txn_client *c, const struct sip_msg *m)
@@ -340,6 +351,8 @@ static void inv_final(struct txn_client *c, const struct sip_msg *m)
 	c->final = m->status;
 	cancel_drop_pending(c);
 	if (m->status < 300) {
+		/* RFC 6026 7.2: Accepted only passes further 2xx up */
+		txn_buf_free(c->sh, &c->req);
 		client_enter(c, CS_ACCEPTED);   /* Timer M */
 	} else {
 		inv_ack(c, m);
@@ -390,6 +403,8 @@ static void non_inv_response(struct txn_client *c, const struct sip_msg *m)
 	}
 	client_stop_timers(c);
 	c->final = m->status;
+	/* Completed only absorbs retransmitted finals (17.1.2.2) */
+	txn_buf_free(c->sh, &c->req);
 	client_enter(c, CS_COMPLETED);  /* Timer K */
 	client_report(c, m);
 }

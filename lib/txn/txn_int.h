@@ -23,6 +23,11 @@
 #define TXN_BRANCH_PREFIX_LEN 12u
 #define TXN_BRANCH_LEN (TXN_BRANCH_PREFIX_LEN + 18u)
 #define TXN_TAG_LEN 16u /* To-tag: 64 random bits as hex */
+/* Bytes of a server transaction's own copy of its matching key and To-tag,
+ * so the stored request can go once the final response is sent: a 3261
+ * key (branch + sent-by host) and a tag nearly always fit; one that does
+ * not keeps the whole request for the transaction's life ("pinned"). */
+#define TXN_KEY_INLINE 96u
 
 /* Timers of the layer: tag = TXN_TIMER_TAG_BASE + one of these. */
 enum txn_tt {
@@ -54,7 +59,8 @@ struct txn_buf {
 };
 
 /* Server matching key (RFC 3261 17.2.3). Views into the transaction's
- * stored request, or into the incoming message for a lookup. */
+ * inline copy (kb, or its stored request when pinned), or into the
+ * incoming message for a lookup. */
 enum txn_key_kind { KEY_3261 = 1, KEY_2543 = 2 };
 
 struct txn_key {
@@ -86,16 +92,18 @@ struct txn_server {
 	struct wheel_timer t_end;   /* H, I, J, L */
 	struct txn_key key;
 	uint64_t hash;              /* of the key, to leave the table without eq */
-	struct txn_buf req;         /* the request */
+	struct txn_buf req;         /* the request until the final is sent;
+				     * INVITE Accepted: its headers only */
 	struct txn_buf rsp;         /* last provisional or non-2xx final */
 	struct txn_peer peer;
 	void *user;
-	sip_str_t to_tag;           /* into tag_buf, or the request's own To-tag */
+	sip_str_t to_tag;           /* into kb (or req when pinned) */
 	uint32_t retx_ms;           /* next Timer G interval */
 	uint16_t final;
 	uint8_t state;              /* enum txn_sstate */
 	uint8_t method;             /* enum sip_method */
-	char tag_buf[TXN_TAG_LEN];
+	bool pinned;                /* key/tag view req: req stays till the end */
+	char kb[TXN_KEY_INLINE];    /* To-tag, then the key's strings */
 };
 
 enum txn_cstate {
@@ -117,7 +125,8 @@ struct txn_client {
 	struct wheel_timer t_retx;  /* A, E */
 	struct wheel_timer t_end;   /* B, F, D, K, M; deferred failure */
 	struct wheel_timer t_c;     /* C; then the guard after CANCEL */
-	struct txn_buf req;
+	struct txn_buf req;         /* the request until a final arrives; then
+				     * nothing, or the ACK of a non-2xx */
 	struct txn_peer peer;
 	struct txn_client *cancel;  /* INVITE: its CANCEL transaction */
 	struct txn_client *parent;  /* CANCEL: the INVITE it cancels */
@@ -133,10 +142,11 @@ struct txn_client {
 	bool guard;                 /* t_c is the post-CANCEL guard */
 	bool abandoned;             /* owner let go: no callback any more */
 	bool internal;              /* a CANCEL of ours: never reported */
+	bool ack_stored;            /* Completed INVITE: req holds the ACK */
 	char branch[TXN_BRANCH_LEN];
 };
 
-#define TXN_SLAB_CLASSES 3u
+#define TXN_SLAB_CLASSES 4u
 
 struct txn_slab {
 	uint32_t size;
@@ -158,6 +168,7 @@ struct txn_shard {
 	uint32_t dur[DUR__COUNT];
 	struct txn_stats st;
 	struct sip_msg *msg;         /* scratch: re-parse a stored copy */
+	struct sip_editor *ed;       /* scratch: trim an Accepted request */
 	uint8_t *keybuf;             /* scratch: an encoded matching key */
 	char *out;                   /* scratch: a message being built */
 };
@@ -165,6 +176,7 @@ struct txn_shard {
 /* txn.c */
 int txn_buf_set(struct txn_shard *sh, struct txn_buf *b, const char *p, uint32_t len);
 void txn_buf_free(struct txn_shard *sh, struct txn_buf *b);
+bool txn_buf_replace(struct txn_shard *sh, struct txn_buf *b, const char *p, uint32_t len);
 uint64_t txn_prf(struct txn_shard *sh);
 void txn_hex(char *out, uint64_t v, unsigned digits);
 void txn_arm(struct txn_shard *sh, struct wheel_timer *t, enum txn_dur d);

@@ -218,17 +218,53 @@ static int server_provisional(struct txn_server *s, const char *p, uint32_t len)
 	return server_send(s, p, len);
 }
 
+/* After a 2xx to INVITE the owner may still forward further 2xx (RFC 6026
+ * 7.1) and read the request's Vias, From, Call-ID, Contact ... for them;
+ * its body (the offer, already applied) is dead weight: keep the header
+ * section only, with Content-Length 0, in the smallest buffer that holds
+ * it. Anything unexpected keeps the request whole. */
+static void server_trim_request(struct txn_server *s)
+{
+	struct txn_shard *sh = s->sh;
+	int n;
+
+	if (txn_reparse(sh, &s->req) < 0 || !sh->msg->body_len)
+		return;
+	sip_edit_init(sh->ed, sh->msg);
+	if (sip_edit_set_body(sh->ed, SIP_STR_NULL) < 0)
+		return;
+	n = sip_edit_serialize(sh->ed, sh->out, TXN_MAX_MSG);
+	if (n > 0)
+		txn_buf_replace(sh, &s->req, sh->out, (uint32_t)n);
+}
+
+/* After any other final only the key (and To-tag), copied at create,
+ * matches retransmissions and the ACK: the request goes back to its slab
+ * unless the key still points into it. */
+static void server_drop_request(struct txn_server *s)
+{
+	if (!s->pinned)
+		txn_buf_free(s->sh, &s->req);
+}
+
 static int server_accept(struct txn_server *s, const char *p, uint32_t len)
 {
+	int rc;
+
 	/* Accepted resends nothing (RFC 6026 7.1): drop the provisional. */
 	txn_buf_free(s->sh, &s->rsp);
 	server_enter(s, SS_ACCEPTED);
-	return server_send(s, p, len);
+	rc = server_send(s, p, len);
+	/* after the send: p may be sh->out, which trimming reuses */
+	if (!s->pinned)
+		server_trim_request(s);
+	return rc;
 }
 
 static int server_complete(struct txn_server *s, const char *p, uint32_t len)
 {
 	struct txn_shard *sh = s->sh;
+	int rc;
 
 	/* On failure rsp is empty: the final goes out once, unretransmitted,
 	 * rather than not at all. */
@@ -239,7 +275,9 @@ static int server_complete(struct txn_server *s, const char *p, uint32_t len)
 		txn_arm(sh, &s->t_retx, DUR_T1);
 	}
 	server_enter(s, SS_COMPLETED);
-	return server_send(s, p, len);
+	rc = server_send(s, p, len);
+	server_drop_request(s);
+	return rc;
 }
 
 static int server_respond(struct txn_server *s, uint16_t status, const char *p, uint32_t len)
@@ -260,6 +298,8 @@ static void server_confirm(struct txn_server *s)
 {
 	wheel_cancel(s->sh->w, &s->t_retx);
 	wheel_cancel(s->sh->w, &s->t_end);
+	/* Confirmed absorbs everything silently: the final is not needed */
+	txn_buf_free(s->sh, &s->rsp);
 	server_enter(s, SS_CONFIRMED);  /* Timer I */
 }
 
@@ -377,30 +417,56 @@ static void server_init(struct txn_server *s, struct txn_shard *sh, const struct
 	s->state = m->method == SIP_M_INVITE ? SS_PROCEEDING : SS_TRYING;
 }
 
-static int server_insert(struct txn_server *s, const struct txn_key *k)
+static int server_insert(struct txn_server *s)
 {
 	struct txn_shard *sh = s->sh;
-	int n;
+	int n = key_encode(sh, &s->key);
 
-	s->key = *k;
-	n = key_encode(sh, k);
 	if (n < 0)
 		return n;
 	s->hash = htab_hash(sh->tab, sh->keybuf, (size_t)n);
 	return htab_insert_h(sh->tab, s->hash, sh->keybuf, (size_t)n, pool_idx(sh->spool, s));
 }
 
-/* An in-dialog request keeps its To-tag; otherwise ours is 64 PRF bits. */
-static void server_to_tag(struct txn_server *s, const struct sip_msg *m)
+/* The key's strings and the To-tag, copied into s->kb so that they outlive
+ * the stored request. An in-dialog request keeps its own To-tag; otherwise
+ * ours is 64 PRF bits, written into kb first. When the rest does not fit,
+ * the views point into the stored request instead, which then stays for
+ * the transaction's life (pinned). */
+static void server_key_own(struct txn_server *s, const struct txn_key *k, const struct sip_msg *m)
 {
 	struct sip_nameaddr to;
+	sip_str_t tag = SIP_STR_NULL;
+	uint32_t used = 0, need = 0;
 
+	s->key = *k;
 	if (sip_msg_to(m, &to) > 0 && to.tag.len) {
-		s->to_tag = rebase(to.tag, m->buf, s->req.p);
+		tag = to.tag;
+	} else {
+		txn_hex(s->kb, txn_prf(s->sh), TXN_TAG_LEN);
+		s->to_tag = (sip_str_t){ s->kb, TXN_TAG_LEN };
+		used = TXN_TAG_LEN;
+	}
+	sip_str_t *f[] = { &s->key.mname, &s->key.branch, &s->key.host, &s->key.call_id,
+			   &s->key.from_tag, &s->key.ruri, &tag };
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		need += f[i]->p ? f[i]->len : 0;
+	if (need > TXN_KEY_INLINE - used) {
+		s->pinned = true;
+		key_rebase(&s->key, m->buf, s->req.p);
+		if (tag.p)
+			s->to_tag = rebase(tag, m->buf, s->req.p);
 		return;
 	}
-	txn_hex(s->tag_buf, txn_prf(s->sh), TXN_TAG_LEN);
-	s->to_tag = (sip_str_t){ s->tag_buf, TXN_TAG_LEN };
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (!f[i]->p)
+			continue;
+		memcpy(s->kb + used, f[i]->p, f[i]->len);
+		f[i]->p = s->kb + used;
+		used += f[i]->len;
+	}
+	if (tag.p)
+		s->to_tag = tag;
 }
 
 /* RFC 3261 17.2.1: the INVITE server transaction answers 100 at once so
@@ -431,10 +497,9 @@ struct txn_server *txn_server_create(struct txn_shard *sh, const struct sip_msg 
 	server_init(s, sh, m, from);
 	if (txn_buf_set(sh, &s->req, m->buf, m->len) < 0)
 		goto fail;
-	key_rebase(&k, m->buf, s->req.p);
-	if (server_insert(s, &k) < 0)
+	server_key_own(s, &k, m);
+	if (server_insert(s) < 0)
 		goto fail;
-	server_to_tag(s, m);
 	sh->st.server_created++;
 	if (m->method == SIP_M_INVITE)
 		server_trying(s, m);
@@ -453,7 +518,13 @@ int txn_server_reply(struct txn_server *s, uint16_t status, const char *reason, 
 	struct txn_shard *sh = s->sh;
 	int n;
 
-	if (s->state == SS_FREE || txn_reparse(sh, &s->req) < 0)
+	if (s->state == SS_FREE)
+		return -EINVAL;
+	/* refused as server_respond would, before looking for a request the
+	 * final may have released */
+	if (s->final && (s->state != SS_ACCEPTED || status < 200 || status >= 300))
+		return -EALREADY;
+	if (txn_reparse(sh, &s->req) < 0)
 		return -EINVAL;
 	n = sip_reply(sh->msg, status, reason, s->to_tag, extra_hdrs, sh->out, TXN_MAX_MSG);
 	if (n < 0)

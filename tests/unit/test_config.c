@@ -229,6 +229,8 @@ static void test_minimal_defaults(void **state)
 
 	assert_int_equal(cfg->workers, 0);
 	assert_int_equal(cfg->sip.t1_ms, 500);
+	/* ~900 calls/s per worker at T1 500 ms (sbc/config.h) */
+	assert_int_equal(cfg->sip.max_transactions, 57344);
 	assert_string_equal(cfg->sip.user_agent, "sbc");
 	assert_true(cfg->control.metrics_enabled);
 	assert_false(r->trusted);

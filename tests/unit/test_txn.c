@@ -1460,7 +1460,7 @@ static void test_oversized_and_large(void **state)
 	fx_close(f);
 }
 
-/* The 64 KiB class runs dry (N/512 + 2 buffers, here 2): overload, told
+/* The 64 KiB class runs dry (N/1024 + 2 buffers, here 2): overload, told
  * as 503 on the next tick like a transport error. */
 static void test_slab_exhaustion(void **state)
 {
@@ -1486,6 +1486,285 @@ static void test_slab_exhaustion(void **state)
 	fx_close(f);
 }
 
+
+/* ---- early release of stored messages ----------------------------------------
+ * A transaction keeps a message copy only while the RFC needs it (txn.h):
+ * these tests watch the slabs through txn_stats (buffers_held, and
+ * buffer_bytes_held for the class a copy sits in). */
+
+/* An INVITE with an SDP-sized body (lands in the 2 KiB class). */
+static const char *rq_with_body(const char *method, const char *branch, unsigned body)
+{
+	static char buf[4096];
+	int n = snprintf(buf, sizeof(buf),
+			 "%s sip:bob@example.com SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\n"
+			 "Via: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKfar\r\n"
+			 "Max-Forwards: 70\r\n"
+			 "From: <sip:alice@example.net>;tag=fa\r\n"
+			 "To: <sip:bob@example.com>\r\n"
+			 "Call-ID: c1@192.0.2.1\r\n"
+			 "CSeq: 1 %s\r\n"
+			 "Contact: <sip:alice@192.0.2.1>\r\n"
+			 "Content-Type: application/sdp\r\n"
+			 "Content-Length: %u\r\n\r\n",
+			 method, branch, method, body);
+	assert_true(n > 0 && (size_t)n + body < sizeof(buf));
+	memset(buf + n, 'v', body);
+	buf[n + (int)body] = 0;
+	return buf;
+}
+
+/* Non-INVITE: the request goes back to its slab with the final; the key
+ * copied into the transaction still matches retransmissions, which get
+ * the stored final, and Timer J then frees the rest. */
+static void test_release_server_non_invite(void **state)
+{
+	struct fx *f = fx_open();
+	char req[4096];
+	snprintf(req, sizeof(req), "%s", rq_text(RQ(.method = "BYE", .to_tag = "tt")));
+	struct txn_server *s = screate(f, req);
+
+	assert_non_null(s);
+	assert_int_equal(stats(f).buffers_held, 1);           /* the request */
+	assert_true(txn_server_request(s).len > 0);
+	assert_int_equal(txn_server_reply(s, 200, "OK", SIP_STR_NULL), 0);
+	assert_int_equal(stats(f).buffers_held, 1);           /* the final only */
+	assert_int_equal(txn_server_request(s).len, 0);
+	assert_view(txn_server_to_tag(s), "tt");              /* kept apart */
+	run_to(f, 1000);
+	assert_int_equal(feed(f, req), TXN_ABSORBED);
+	assert_int_equal(f->nsent, 2);
+	assert_true(same_bytes(f, 0, 1));
+	assert_view(to_tag_of(sent_msg(f, 1)), "tt");
+	/* nothing can be built any more, and nothing may be */
+	assert_int_equal(txn_server_reply(s, 500, "No", SIP_STR_NULL), -EALREADY);
+	/* a request of another transaction is not mistaken for it */
+	assert_int_equal(feed(f, rq_text(RQ(.method = "BYE", .to_tag = "tt", .branch = "z9hG4bKo"))),
+			 TXN_NEW);
+	run_to(f, 32000);
+	assert_int_equal(f->nsgone, 1);
+	assert_int_equal(stats(f).buffers_held, 0);
+	assert_all_gone(f);
+	fx_close(f);
+}
+
+/* INVITE answered 2xx (RFC 6026 Accepted): no stored response, and the
+ * request shrinks to its header section (the owner reads Vias, From ...
+ * to forward further 2xx), out of the 2 KiB class; retransmitted INVITEs
+ * are absorbed without any buffer being needed. */
+static void test_release_server_invite_accepted(void **state)
+{
+	struct fx *f = fx_open();
+	char req[4096];
+	snprintf(req, sizeof(req), "%s", rq_with_body("INVITE", "z9hG4bKacc", 1400));
+	struct txn_server *s = screate(f, req);
+	struct txn_server *match = NULL;
+	const char *ok = up_rs_text(200, "t1");
+
+	assert_non_null(s);
+	assert_int_equal(stats(f).buffers_held, 2);           /* request + 100 */
+	assert_int_equal(txn_server_send(s, 200, ok, (uint32_t)strlen(ok)), 0);
+	struct txn_stats st = stats(f);
+	assert_int_equal(st.buffers_held, 1);
+	assert_int_equal(st.buffer_bytes_held, 1024);
+	sip_str_t r = txn_server_request(s);
+	assert_int_equal(sip_parse(f->pm, r.p, r.len), SIP_E_OK);
+	assert_int_equal(f->pm->method, SIP_M_INVITE);
+	assert_int_equal(f->pm->body_len, 0);
+	assert_view(hval(f->pm, SIP_H_CONTENT_LENGTH), "0");
+	assert_int_equal(f->pm->count[SIP_H_VIA], 2);
+	assert_view(hval(f->pm, SIP_H_FROM), "<sip:alice@example.net>;tag=fa");
+	assert_view(hval(f->pm, SIP_H_CALL_ID), "c1@192.0.2.1");
+	size_t sent = f->nsent;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(feed(f, req), TXN_ABSORBED);
+	assert_int_equal(f->nsent, sent);
+	assert_int_equal(stats(f).buffers_held, 1);
+	assert_int_equal(feed_m(f, rq_text(RQ(.method = "ACK", .branch = "z9hG4bKacc", .to_tag = "t1")),
+				&match), TXN_ACK);
+	assert_ptr_equal(match, s);
+	/* a further 2xx still goes out; its own tag is the forwarder's */
+	ok = up_rs_text(200, "t2");
+	assert_int_equal(txn_server_send(s, 200, ok, (uint32_t)strlen(ok)), 0);
+	assert_int_equal(f->nsent, sent + 1);
+	run_to(f, 32000);
+	assert_int_equal(stats(f).buffers_held, 0);
+	assert_all_gone(f);
+	fx_close(f);
+}
+
+/* INVITE answered non-2xx: Completed keeps only the final, resent by
+ * Timer G and for retransmitted INVITEs; the ACK still matches. */
+static void test_release_server_invite_completed(void **state)
+{
+	struct fx *f = fx_open();
+	char req[4096];
+	snprintf(req, sizeof(req), "%s", rq_with_body("INVITE", "z9hG4bKrej", 1400));
+	struct txn_server *s = screate(f, req);
+	struct txn_server *match = NULL;
+
+	assert_int_equal(txn_server_reply(s, 486, "Busy Here", SIP_STR_NULL), 0);
+	assert_int_equal(stats(f).buffers_held, 1);
+	assert_int_equal(stats(f).buffer_bytes_held, 1024);
+	assert_int_equal(txn_server_request(s).len, 0);
+	sip_str_t tag = txn_server_to_tag(s);
+	assert_int_equal(tag.len, 16);
+	run_to(f, 400);
+	assert_int_equal(feed(f, req), TXN_ABSORBED);
+	assert_int_equal(f->nsent, 3);                         /* 100, 486, 486 */
+	assert_true(same_bytes(f, 1, 2));
+	run_to(f, 500);                                        /* Timer G */
+	assert_int_equal(f->nsent, 4);
+	assert_true(same_bytes(f, 1, 3));
+	char ack[4096];
+	char t[32];
+	snprintf(t, sizeof(t), "%.*s", (int)tag.len, tag.p);
+	snprintf(ack, sizeof(ack), "%s",
+		 rq_text(RQ(.method = "ACK", .branch = "z9hG4bKrej", .to_tag = t)));
+	assert_int_equal(feed_m(f, ack, &match), TXN_ABSORBED);
+	assert_ptr_equal(match, s);
+	run_to(f, 40000);
+	assert_int_equal(f->nsent, 4);                         /* Confirmed: G stopped */
+	assert_int_equal(stats(f).buffers_held, 0);
+	assert_all_gone(f);
+	fx_close(f);
+}
+
+/* A key too long to copy into the transaction keeps the request (pinned):
+ * matching must never depend on a released buffer. */
+static void test_release_pinned_long_key(void **state)
+{
+	struct fx *f = fx_open();
+	char branch[200], req[4096];
+	memcpy(branch, "z9hG4bK", 7);
+	memset(branch + 7, 'b', 150);
+	branch[157] = 0;
+	snprintf(req, sizeof(req), "%s", rq_text(RQ(.method = "OPTIONS", .branch = branch)));
+	struct txn_server *s = screate(f, req);
+
+	assert_int_equal(txn_server_reply(s, 200, "OK", SIP_STR_NULL), 0);
+	assert_int_equal(stats(f).buffers_held, 2);            /* request stays */
+	assert_true(txn_server_request(s).len > 0);
+	assert_int_equal(feed(f, req), TXN_ABSORBED);
+	assert_int_equal(f->nsent, 2);
+	assert_true(same_bytes(f, 0, 1));
+	run_to(f, 32000);
+	assert_int_equal(stats(f).buffers_held, 0);
+	fx_close(f);
+}
+
+/* Client INVITE, non-2xx: the INVITE (2 KiB class with its body) gives way
+ * to the ACK it needed (1 KiB), which answers every retransmitted final
+ * until Timer D, byte for byte. */
+static void test_release_client_invite_non2xx(void **state)
+{
+	struct fx *f = fx_open();
+	sip_str_t br;
+	char buf[4096];
+	struct txn_client *c = txn_client_create(f->sh, SIP_M_INVITE, &down, &br);
+	uint32_t n = fwd(buf, "INVITE", br);
+
+	/* the same request with a 1400-byte body */
+	n -= (uint32_t)strlen("Content-Length: 0\r\n\r\n");
+	n += (uint32_t)snprintf(buf + n, sizeof(buf) - n, "Content-Length: 1400\r\n\r\n");
+	memset(buf + n, 'v', 1400);
+	n += 1400;
+	assert_int_equal(csend(f, c, buf, n), 0);
+	assert_int_equal(stats(f).buffer_bytes_held, 2048);
+	run_to(f, 100);
+	assert_int_equal(feed(f, rs_text(503, br, "x", "INVITE")), TXN_RESPONSE);
+	assert_int_equal(f->nresp, 1);
+	assert_int_equal(f->nsent, 2);
+	assert_ack(f, 1, br, "x");
+	struct txn_stats st = stats(f);
+	assert_int_equal(st.buffers_held, 1);
+	assert_int_equal(st.buffer_bytes_held, 1024);          /* the ACK, not the INVITE */
+	/* the owner lets go; the transaction ACKs on its own until Timer D */
+	txn_client_abandon(c);
+	for (uint64_t t = 1000; t <= 31000; t += 10000) {
+		run_to(f, t);
+		assert_int_equal(feed(f, rs_text(503, br, "x", "INVITE")), TXN_RESPONSE);
+		assert_true(same_bytes(f, 1, f->nsent - 1));
+	}
+	assert_int_equal(f->nsent, 6);
+	assert_int_equal(f->nresp, 1);
+	run_to(f, 100 + 32000);
+	assert_int_equal(stats(f).buffers_held, 0);
+	assert_int_equal(feed(f, rs_text(503, br, "x", "INVITE")), TXN_STRAY);
+	assert_int_equal(f->nsent, 6);
+	assert_all_gone(f);
+	fx_close(f);
+}
+
+/* Client INVITE 2xx (Accepted) and non-INVITE finals (Completed, Timer K)
+ * hold nothing: further 2xx are still reported. */
+static void test_release_client_finals(void **state)
+{
+	struct fx *f = fx_open();
+	sip_str_t bi, bo;
+
+	invite_out(f, &bi);
+	request_out(f, SIP_M_BYE, "BYE", &bo);
+	assert_int_equal(stats(f).buffers_held, 2);
+	assert_int_equal(feed(f, rs_text(200, bi, "a", "INVITE")), TXN_RESPONSE);
+	assert_int_equal(stats(f).buffers_held, 1);
+	assert_int_equal(feed(f, rs_text(200, bo, "a", "BYE")), TXN_RESPONSE);
+	assert_int_equal(stats(f).buffers_held, 0);
+	assert_int_equal(feed(f, rs_text(200, bi, "a", "INVITE")), TXN_RESPONSE);
+	assert_int_equal(feed(f, rs_text(200, bo, "a", "BYE")), TXN_RESPONSE);
+	assert_int_equal(f->nresp, 3);                         /* RFC 6026 7.2 */
+	run_to(f, 40000);
+	assert_int_equal(f->nsent, 2);                         /* nothing retransmitted */
+	assert_all_gone(f);
+	fx_close(f);
+}
+
+/* Stored copies can be far fewer than transactions: with max_messages 1
+ * (a few buffers of each class), transactions lingering after their final
+ * hold none; only active ones do, and when those run the slabs dry a
+ * create/send is refused (the proxy answers 503) and counted. */
+static void test_release_lets_many_linger(void **state)
+{
+	struct txn_config cfg = cfg_default();
+	cfg.max_server = 64;
+	cfg.max_client = 64;
+	cfg.max_messages = 1;
+	struct fx *f = fx_open_cfg(&cfg);
+	struct txn_client *c[64];
+	sip_str_t br[64];
+	char b[32];
+
+	assert_int_equal(stats(f).buffers_total, 9 + 8 + 4 + 2);
+	for (int i = 0; i < 40; i++) {
+		c[i] = request_out(f, SIP_M_BYE, "BYE", &br[i]);
+		assert_int_equal(feed(f, rs_text(200, br[i], "a", "BYE")), TXN_RESPONSE);
+	}
+	for (int i = 40; i < 50; i++) {
+		c[i] = invite_out(f, &br[i]);
+		assert_int_equal(feed(f, rs_text(200, br[i], "a", "INVITE")), TXN_RESPONSE);
+	}
+	struct txn_stats st = stats(f);
+	assert_int_equal(st.client_active, 50);
+	assert_int_equal(st.buffers_held, 0);
+	/* active requests take the buffers, borrowing upwards: 23 fit */
+	for (int i = 50; i < 64; i++)
+		c[i] = request_out(f, SIP_M_OPTIONS, "OPTIONS", &br[i]);
+	for (int i = 0; i < 9; i++) {
+		snprintf(b, sizeof(b), "z9hG4bKm%d", i);
+		assert_non_null(screate(f, rq_text(RQ(.method = "OPTIONS", .branch = b))));
+	}
+	assert_int_equal(stats(f).buffers_held, 23);
+	uint64_t ex = stats(f).pool_exhausted;
+	assert_null(screate(f, rq_text(RQ(.method = "OPTIONS", .branch = "z9hG4bKlast"))));
+	assert_int_equal(stats(f).pool_exhausted, ex + 1);
+	/* a final gives the request's buffer back at once: room again */
+	assert_int_equal(feed(f, rs_text(200, br[50], "a", "OPTIONS")), TXN_RESPONSE);
+	assert_int_equal(stats(f).buffers_held, 22);
+	assert_non_null(screate(f, rq_text(RQ(.method = "OPTIONS", .branch = "z9hG4bKlast"))));
+	(void)c;
+	fx_close(f);
+}
 /* ---- transport failures ------------------------------------------------------ */
 
 static void test_send_failure_async_503(void **state)
@@ -1729,6 +2008,13 @@ int main(void)
 		cmocka_unit_test(test_relay_inside_response),
 		cmocka_unit_test(test_destroy_with_live_transactions),
 		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_release_server_non_invite),
+		cmocka_unit_test(test_release_server_invite_accepted),
+		cmocka_unit_test(test_release_server_invite_completed),
+		cmocka_unit_test(test_release_pinned_long_key),
+		cmocka_unit_test(test_release_client_invite_non2xx),
+		cmocka_unit_test(test_release_client_finals),
+		cmocka_unit_test(test_release_lets_many_linger),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
