@@ -302,7 +302,8 @@ void lg_uas_loop(struct lg_worker *w);
 struct lg_rtp;
 int lg_rtp_open(struct lg_worker *w);
 void lg_rtp_close(struct lg_worker *w);
-/* Receive, send what the elapsed ticks owe, flush; returns datagrams read. */
+/* Receive, send what the elapsed ticks owe, flush; 1 when more datagrams
+ * may be waiting (the loop should not sleep), else 0. */
 unsigned lg_rtp_poll(struct lg_worker *w);
 /* wait_ms, shortened to the next tick while streams are sending. */
 int lg_rtp_wait_ms(const struct lg_worker *w, int wait_ms);
