@@ -554,7 +554,7 @@ static bool rx_burst(struct lg_worker *w)
 		}
 		n = recvmmsg(r->fd, r->rx_mh, RTP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
-			break;
+			return false;
 		w->now_ns = lg_clock_ns();
 		w->now_ms = w->now_ns / 1000000u;
 		atomic_store_explicit(&lg_last_rx_ns, w->now_ns, memory_order_relaxed);
