@@ -144,12 +144,14 @@ static void uas_media(struct lg_worker *w, const struct sip_msg *m, const struct
 		      bool initial)
 {
 	sip_str_t b = sip_msg_body(m);
+	bool held = false;
 
+	if (b.p && b.len)
+		held = memmem(b.p, b.len, "a=sendonly", 10) || memmem(b.p, b.len, "a=inactive", 10);
 	if (initial)
 		lg_rtp_uas_offer(w, ri->cid, ri->h, m);
 	else
-		lg_rtp_uas_reinvite(w, ri->h, b.len && (memmem(b.p, b.len, "a=sendonly", 10) ||
-							memmem(b.p, b.len, "a=inactive", 10)));
+		lg_rtp_uas_reinvite(w, ri->h, held);
 }
 
 /* A retransmitted INVITE: repeat what it last got. */
