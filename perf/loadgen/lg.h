@@ -18,7 +18,11 @@
  *        failure chosen with --uas-code) until the ACK; BYE, CANCEL,
  *        OPTIONS, MESSAGE, REGISTER and the rest 200. It keeps state only
  *        between a final response to INVITE and its ACK, so a UAS holds no
- *        memory per established call.
+ *        memory per established call (except its RTP stream with --rtp).
+ *
+ * Media (--rtp, rtp.c): one more UDP socket per worker carries an RTP
+ * stream each way for every call of the worker, demultiplexed by SSRC or
+ * by the relay's source address, paced on a 1 ms tick.
  *
  * Messages are rebuilt from a call's few saved fields when retransmitted,
  * never stored, except the UAS's final response (built from request bytes
@@ -135,6 +139,7 @@ struct lg_media_stats {
 	uint64_t tx_pkts, tx_bytes, tx_dropped;
 	uint64_t rx_pkts, rx_bytes, rx_counted, expected, lost, late, dup;
 	uint64_t unmatched;                  /* no stream (e.g. in flight at BYE) */
+	uint64_t ssrc_conflict;              /* ... of those, from a bound stream's address */
 	uint64_t bad;                        /* not RTP, short or truncated */
 	uint64_t calls_ok, calls_no_rx, calls_no_tx, calls_unjudged;
 	uint64_t idle_ended, open_at_exit;

@@ -5,7 +5,7 @@
  * Shape: one RTP socket per worker, whatever the number of calls. Every
  * SDP the worker sends advertises that socket's port, so thousands of
  * calls share it; the per-call state is a pool entry (struct lg_stream,
- * ~150 bytes) and up to three index keys in one htab:
+ * ~200 bytes with its timer) and up to three index keys in one htab:
  *   'S' + SSRC    the peer's SSRC. Both ends derive a call's two SSRCs from
  *                 its Call-ID (a fixed-key SipHash, one half per role), so
  *                 UAC -> UAS directly every packet is found by its SSRC.
@@ -16,7 +16,7 @@
  *                 the address its SDP gave: the first packet is found by
  *                 source address and its SSRC is then learned (rekeyed),
  *                 so later packets need one lookup. Where many calls share
- *                 one remote address (direct mode) only the first holds the
+ *                 one remote address (direct mode) the newest holds the
  *                 key; a stream refuses to be re-bound to a second SSRC.
  *   'C' + hash    uas: the Call-ID's keyed hash, to find the stream at the
  *                 ACK (start sending) and the BYE (stop).
@@ -490,8 +490,9 @@ static void rx_jitter(struct lg_worker *w, struct lg_stream *s, uint32_t ts)
 
 /* The stream of a packet: its SSRC, else its source address (then its
  * SSRC is learned, once). */
-static struct lg_stream *demux(struct lg_rtp *r, uint32_t ssrc, const union sbc_sockaddr *src)
+static struct lg_stream *demux(struct lg_worker *w, uint32_t ssrc, const union sbc_sockaddr *src)
 {
+	struct lg_rtp *r = w->rtp;
 	struct key k;
 	struct lg_stream *s;
 
@@ -501,7 +502,14 @@ static struct lg_stream *demux(struct lg_rtp *r, uint32_t ssrc, const union sbc_
 		return s;
 	key_addr(&k, src);
 	s = find(r, &k);
-	if (!s || (s->flags & SF_BOUND))
+	if (s && (s->flags & SF_BOUND)) {
+		/* The address's call already has its peer's SSRC: a second
+		 * sender from one relay port (or a port the relay reused
+		 * while we still had its old call) is not this call's. */
+		w->st.m.ssrc_conflict++;
+		return NULL;
+	}
+	if (!s)
 		return NULL;
 	key_del(r, s, SF_KEY_S, s->h_s);
 	s->ssrc_rx = ssrc;
@@ -513,7 +521,6 @@ static struct lg_stream *demux(struct lg_rtp *r, uint32_t ssrc, const union sbc_
 static void rx_one(struct lg_worker *w, const uint8_t *p, uint32_t len,
 		   const union sbc_sockaddr *src)
 {
-	struct lg_rtp *r = w->rtp;
 	struct lg_stream *s;
 
 	w->st.m.rx_pkts++;
@@ -522,7 +529,7 @@ static void rx_one(struct lg_worker *w, const uint8_t *p, uint32_t len,
 		w->st.m.bad++;
 		return;
 	}
-	s = demux(r, rd32(p + 8), src);
+	s = demux(w, rd32(p + 8), src);
 	if (!s) {
 		w->st.m.unmatched++;   /* e.g. after our BYE, still in flight */
 		return;
@@ -617,7 +624,7 @@ static struct lg_stream *stream_new(struct lg_worker *w, const union sbc_sockadd
 				    sip_str_t cid, bool uac)
 {
 	struct lg_rtp *r = w->rtp;
-	struct lg_stream *s = pool_get(r->pool);
+	struct lg_stream *s = pool_get(r->pool), *old;
 	struct key k;
 
 	if (!s) {
@@ -637,6 +644,13 @@ static struct lg_stream *stream_new(struct lg_worker *w, const union sbc_sockadd
 	key_ssrc(&k, s->ssrc_rx);
 	(void)key_add(r, s, &k, SF_KEY_S, &s->h_s);
 	key_addr(&k, dst);
+	/* The newest call to name an address owns it: a relay that reused a
+	 * port for a new call while we still held the old one (its BYE late,
+	 * or a stray late INVITE made a stream) must not leave the new call
+	 * unmatched. An old stream that has received keeps its learned SSRC. */
+	old = find(r, &k);
+	if (old)
+		key_del(r, old, SF_KEY_A, old->h_a);
 	(void)key_add(r, s, &k, SF_KEY_A, &s->h_a);
 	w->st.m.streams++;
 	return s;

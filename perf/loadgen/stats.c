@@ -118,7 +118,7 @@ void lg_stats_merge(struct lg_stats *a, const struct lg_stats *b)
 	MSUM(tx_dropped); MSUM(rx_pkts); MSUM(rx_bytes); MSUM(rx_counted); MSUM(expected);
 	MSUM(lost); MSUM(late); MSUM(dup); MSUM(unmatched); MSUM(bad); MSUM(calls_ok);
 	MSUM(calls_no_rx); MSUM(calls_no_tx); MSUM(calls_unjudged); MSUM(idle_ended);
-	MSUM(open_at_exit);
+	MSUM(open_at_exit); MSUM(ssrc_conflict);
 #undef MSUM
 	lg_hist_merge(&a->m.jitter, &b->m.jitter);
 }
@@ -318,9 +318,9 @@ static void json_media(FILE *f, const struct lg_media_stats *m)
 	fprintf(f, "\"received\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
 		   ",\"counted\":%" PRIu64 ",\"expected\":%" PRIu64 ",\"lost\":%" PRIu64
 		   ",\"loss_ratio\":%.6f,\"late\":%" PRIu64 ",\"duplicates\":%" PRIu64
-		   ",\"no_stream\":%" PRIu64 ",\"not_rtp\":%" PRIu64 "},",
+		   ",\"no_stream\":%" PRIu64 ",\"ssrc_conflict\":%" PRIu64 ",\"not_rtp\":%" PRIu64 "},",
 		m->rx_pkts, m->rx_bytes, m->rx_counted, m->expected, m->lost, loss_ratio(m),
-		m->late, m->dup, m->unmatched, m->bad);
+		m->late, m->dup, m->unmatched, m->ssrc_conflict, m->bad);
 	fprintf(f, "\"jitter_ms\":{\"count\":%" PRIu64 ",\"p50\":%.4f,\"p99\":%.4f,"
 		   "\"max\":%.4f}}", j->count, ms(lg_hist_pct(j, 50)), ms(lg_hist_pct(j, 99)),
 		ms(j->max));

@@ -8,7 +8,8 @@
  * after 64*T1. Everything else is answered from the request alone: BYE,
  * CANCEL, OPTIONS, MESSAGE, REGISTER and in-dialog requests get 200, so
  * the UAS's memory does not grow with the number of established calls and
- * a UAS never limits a benchmark's concurrency.
+ * a UAS never limits a benchmark's concurrency. (--rtp is the exception:
+ * a stream per call, ~200 bytes, found by Call-ID hash at the ACK and BYE.)
  *
  * The To-tag is a keyed hash of the Call-ID, so the 180, the 200 and any
  * stateless retransmission of them agree without storing anything.
