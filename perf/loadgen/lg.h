@@ -137,6 +137,7 @@ const char *lg_fail_name(enum lg_fail f);
 struct lg_media_stats {
 	uint64_t streams, no_slot, bad_sdp;
 	uint64_t tx_pkts, tx_bytes, tx_dropped;
+	uint64_t tx_skipped;                 /* owed for > 200 ms (stall): given up */
 	uint64_t rx_pkts, rx_bytes, rx_counted, expected, lost, late, dup;
 	uint64_t unmatched;                  /* no stream (e.g. in flight at BYE) */
 	uint64_t ssrc_conflict;              /* ... of those, from a bound stream's address */

@@ -59,6 +59,7 @@
 #define RTP_REPORT  8u        /* magic + received count */
 #define RTP_RX_ROUNDS 8u      /* recvmmsg calls per poll at most, then SIP gets a turn */
 #define RTP_NONE    UINT32_MAX
+#define RTP_CATCHUP_MS 200u   /* packets owed for longer are not sent */
 
 enum {
 	SF_SENDING = 1u << 0,  /* on a send list */
@@ -409,8 +410,11 @@ static void send_one(struct lg_worker *w, struct lg_stream *s, uint64_t tick_ms)
 	w->st.m.tx_bytes += RTP_HDR + r->plen;
 }
 
-/* The lists of every millisecond since the last call, each at most once
- * (after a stall longer than a ptime, a stream sends once, not a burst). */
+/* The lists of every millisecond since the last call. After a stall (the
+ * process descheduled on a busy machine) the packets owed are sent late,
+ * with the timestamps they should have had, so the offered rate stays
+ * what was asked and the delay shows as jitter; beyond RTP_CATCHUP_MS they
+ * are given up (counted), as a phone would after a long freeze. */
 static void tick(struct lg_worker *w)
 {
 	struct lg_rtp *r = w->rtp;
@@ -418,7 +422,11 @@ static void tick(struct lg_worker *w)
 
 	if (now <= r->last_tick_ms)
 		return;
-	t = now - r->last_tick_ms > r->ptime ? now - r->ptime + 1 : r->last_tick_ms + 1;
+	t = r->last_tick_ms + 1;
+	if (now - r->last_tick_ms > RTP_CATCHUP_MS) {
+		t = now - RTP_CATCHUP_MS + 1;
+		w->st.m.tx_skipped += (t - r->last_tick_ms - 1) / r->ptime * r->sending;
+	}
 	for (; t <= now; t++) {
 		for (uint32_t i = r->lists[t % r->ptime]; i != RTP_NONE;) {
 			struct lg_stream *s = pool_at(r->pool, i);

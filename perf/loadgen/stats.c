@@ -115,7 +115,7 @@ void lg_stats_merge(struct lg_stats *a, const struct lg_stats *b)
 	lg_hist_merge(&a->setup, &b->setup);
 #define MSUM(f) a->m.f += b->m.f
 	MSUM(streams); MSUM(no_slot); MSUM(bad_sdp); MSUM(tx_pkts); MSUM(tx_bytes);
-	MSUM(tx_dropped); MSUM(rx_pkts); MSUM(rx_bytes); MSUM(rx_counted); MSUM(expected);
+	MSUM(tx_dropped); MSUM(tx_skipped); MSUM(rx_pkts); MSUM(rx_bytes); MSUM(rx_counted); MSUM(expected);
 	MSUM(lost); MSUM(late); MSUM(dup); MSUM(unmatched); MSUM(bad); MSUM(calls_ok);
 	MSUM(calls_no_rx); MSUM(calls_no_tx); MSUM(calls_unjudged); MSUM(idle_ended);
 	MSUM(open_at_exit); MSUM(ssrc_conflict);
@@ -222,7 +222,8 @@ static void human_media(FILE *f, const struct lg_media_stats *m)
 		m->streams, m->calls_ok, m->calls_no_rx, m->calls_no_tx, m->calls_unjudged,
 		m->open_at_exit, m->bad_sdp, m->no_slot);
 	fprintf(f, "  RTP sent: %" PRIu64 " packets, %" PRIu64 " bytes (dropped by socket %"
-		   PRIu64 ")\n", m->tx_pkts, m->tx_bytes, m->tx_dropped);
+		   PRIu64 ", given up after a stall %" PRIu64 ")\n", m->tx_pkts, m->tx_bytes,
+		m->tx_dropped, m->tx_skipped);
 	fprintf(f, "  RTP received: %" PRIu64 " packets, %" PRIu64 " bytes; expected %" PRIu64
 		   ", lost %" PRIu64 " (%.4f%%), late %" PRIu64 ", duplicates %" PRIu64
 		   ", no stream %" PRIu64 ", not RTP %" PRIu64 "\n",
@@ -314,7 +315,8 @@ static void json_media(FILE *f, const struct lg_media_stats *m)
 		m->calls_no_rx + m->calls_no_tx, m->calls_unjudged, m->open_at_exit, m->idle_ended,
 		m->bad_sdp, m->no_slot);
 	fprintf(f, "\"sent\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
-		   ",\"socket_dropped\":%" PRIu64 "},", m->tx_pkts, m->tx_bytes, m->tx_dropped);
+		   ",\"socket_dropped\":%" PRIu64 ",\"skipped_late\":%" PRIu64 "},", m->tx_pkts,
+		m->tx_bytes, m->tx_dropped, m->tx_skipped);
 	fprintf(f, "\"received\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
 		   ",\"counted\":%" PRIu64 ",\"expected\":%" PRIu64 ",\"lost\":%" PRIu64
 		   ",\"loss_ratio\":%.6f,\"late\":%" PRIu64 ",\"duplicates\":%" PRIu64
