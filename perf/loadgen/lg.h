@@ -18,7 +18,11 @@
  *        failure chosen with --uas-code) until the ACK; BYE, CANCEL,
  *        OPTIONS, MESSAGE, REGISTER and the rest 200. It keeps state only
  *        between a final response to INVITE and its ACK, so a UAS holds no
- *        memory per established call.
+ *        memory per established call (except its RTP stream with --rtp).
+ *
+ * Media (--rtp, rtp.c): one more UDP socket per worker carries an RTP
+ * stream each way for every call of the worker, demultiplexed by SSRC or
+ * by the relay's source address, paced on a 1 ms tick.
  *
  * Messages are rebuilt from a call's few saved fields when retransmitted,
  * never stored, except the UAS's final response (built from request bytes
@@ -81,6 +85,13 @@ struct lg_opts {
 	uint32_t idle_exit_s;
 	double interval_s;           /* progress lines on stderr, 0 = off */
 	bool json;
+	/* --rtp: a stream each way per call (rtp.c) */
+	bool rtp;
+	bool rtp_mute;               /* fault injection: send none */
+	uint32_t rtp_ptime;          /* ms */
+	uint32_t rtp_payload;        /* bytes after the 12-byte header */
+	uint16_t rtp_port;           /* 0: ephemeral; thread i binds PORT + i */
+	uint32_t rtp_streams;        /* uas: streams at most (process) */
 };
 
 /* Log-linear histogram (HDR-like): 32 sub-buckets per power of two, so a
@@ -107,7 +118,10 @@ uint64_t lg_hist_pct(const struct lg_hist *h, double pct);
 	X(UNFINISHED, "unfinished_at_drain")                                 \
 	X(SEND, "send_error")                                                \
 	X(REMOTE_BYE, "bye_from_peer")                                       \
-	X(BAD_RESPONSE, "unusable_2xx")
+	X(BAD_RESPONSE, "unusable_2xx")                                      \
+	X(MEDIA_SDP, "media_bad_sdp")                                        \
+	X(MEDIA_NO_RX, "media_not_received")                                 \
+	X(MEDIA_NO_TX, "media_not_delivered")
 
 enum lg_fail {
 #define LG_FAIL_ENUM(n, s) LG_F_##n,
@@ -116,6 +130,22 @@ enum lg_fail {
 	LG_F__COUNT
 };
 const char *lg_fail_name(enum lg_fail f);
+
+/* RTP, all roles (--rtp). Packets are counted per direction of this end:
+ * sent, and received (raw, then per stream: expected from the sequence
+ * numbers, counted = distinct ones, lost = expected - counted). */
+struct lg_media_stats {
+	uint64_t streams, no_slot, bad_sdp;
+	uint64_t tx_pkts, tx_bytes, tx_dropped;
+	uint64_t tx_skipped;                 /* owed for > 200 ms (stall): given up */
+	uint64_t rx_pkts, rx_bytes, rx_counted, expected, lost, late, dup;
+	uint64_t unmatched;                  /* no stream (e.g. in flight at BYE) */
+	uint64_t ssrc_conflict;              /* ... of those, from a bound stream's address */
+	uint64_t bad;                        /* not RTP, short or truncated */
+	uint64_t calls_ok, calls_no_rx, calls_no_tx, calls_unjudged;
+	uint64_t idle_ended, open_at_exit;
+	struct lg_hist jitter;               /* per stream at its end, ns */
+};
 
 struct lg_stats {
 	/* uac units */
@@ -139,6 +169,7 @@ struct lg_stats {
 	uint64_t tx_dropped;                 /* socket refused (EAGAIN/ENOBUFS) */
 	uint64_t rx_truncated, parse_errors;
 	struct lg_hist setup;                /* INVITE/request sent -> final 2xx */
+	struct lg_media_stats m;
 };
 
 /* Per-thread state. */
@@ -189,6 +220,10 @@ struct lg_worker {
 	char sdp[4][384];
 	uint32_t sdp_len[4];
 
+	struct lg_rtp *rtp;                  /* NULL without --rtp */
+	uint16_t rtp_port;                   /* the RTP socket's, for the SDP */
+	uint32_t rtp_streams;                /* uas: this thread's stream pool */
+
 	struct lg_stats st;
 	atomic_bool done;
 	pthread_t thread;
@@ -201,6 +236,7 @@ extern _Atomic uint64_t lg_last_rx_ns;
 
 /* net.c */
 int lg_net_open(struct lg_worker *w);
+void lg_net_bufs(int fd);
 void lg_net_close(struct lg_worker *w);
 /* Buffer for the next outgoing datagram (flushes a full batch first). */
 char *lg_tx_slot(struct lg_worker *w);
@@ -262,6 +298,32 @@ int lg_uac_init(struct lg_worker *w);
 void lg_uac_loop(struct lg_worker *w);
 int lg_uas_init(struct lg_worker *w);
 void lg_uas_loop(struct lg_worker *w);
+
+/* rtp.c — RTP streams (--rtp); see there for the design. */
+#define LG_RTP_NONE     UINT32_MAX        /* a call without a stream */
+#define LG_RTP_BAD_SDP  (UINT32_MAX - 1u) /* ... because the SDP had no usable audio */
+#define LG_RTP_IDLE_MS  30000u            /* uas: a silent stream ends (lost BYE) */
+#define LG_TAG_RTP      7u                /* wheel tag of a stream's idle timer */
+#define LG_RTP_PAYLOAD_MAX 1400u
+struct lg_rtp;
+int lg_rtp_open(struct lg_worker *w);
+void lg_rtp_close(struct lg_worker *w);
+/* Receive, send what the elapsed ticks owe, flush; 1 when more datagrams
+ * may be waiting (the loop should not sleep), else 0. */
+unsigned lg_rtp_poll(struct lg_worker *w);
+/* wait_ms, shortened to the next tick while streams are sending. */
+int lg_rtp_wait_ms(const struct lg_worker *w, int wait_ms);
+/* uac: the 2xx's SDP starts a stream; its index or LG_RTP_NONE/BAD_SDP. */
+uint32_t lg_rtp_uac_answer(struct lg_worker *w, sip_str_t cid, const struct sip_msg *m);
+/* uac: stop; LG_F__COUNT or the media failure of the call (when judge). */
+enum lg_fail lg_rtp_uac_end(struct lg_worker *w, uint32_t idx, bool judge);
+void lg_rtp_uas_offer(struct lg_worker *w, sip_str_t cid, uint64_t cid_h,
+		      const struct sip_msg *m);
+void lg_rtp_uas_ack(struct lg_worker *w, uint64_t cid_h);
+void lg_rtp_uas_reinvite(struct lg_worker *w, uint64_t cid_h, bool held);
+void lg_rtp_uas_bye(struct lg_worker *w, uint64_t cid_h);
+void lg_rtp_timer(struct lg_worker *w, struct wheel_timer *t);
+void lg_rtp_finish(struct lg_worker *w);
 
 /* stats.c */
 void lg_stats_merge(struct lg_stats *into, const struct lg_stats *from);

@@ -197,14 +197,17 @@ static uint32_t sdp_one(const struct lg_worker *w, char *out, uint32_t cap, unsi
 		      "a=rtpmap:8 PCMA/8000\r\n"
 		      "a=rtpmap:101 telephone-event/8000\r\n"
 		      "a=fmtp:101 0-15\r\n"
-		      "a=ptime:20\r\na=");
+		      "a=ptime:");
+	lg_sb_u32(&b, w->rtp ? w->o->rtp_ptime : 20);
+	lg_sb_lit(&b, "\r\na=");
 	lg_sb_put(&b, dir, strlen(dir));
 	lg_sb_lit(&b, "\r\n");
 	return b.over ? 0 : b.len;
 }
 
-/* No RTP is sent yet: the SDP only makes the calls look like calls to
- * whatever parses or rewrites it on the way. */
+/* Without --rtp no RTP is sent: the SDP only makes the calls look like
+ * calls to whatever parses or rewrites it on the way. With --rtp every
+ * call of a worker advertises the worker's one RTP socket (rtp.c). */
 void lg_build_sdp(struct lg_worker *w)
 {
 	static const struct {
@@ -219,8 +222,8 @@ void lg_build_sdp(struct lg_worker *w)
 	};
 
 	for (int i = 0; i < 4; i++)
-		w->sdp_len[i] = sdp_one(w, w->sdp[i], sizeof(w->sdp[i]), k[i].version, k[i].port,
-					k[i].dir);
+		w->sdp_len[i] = sdp_one(w, w->sdp[i], sizeof(w->sdp[i]), k[i].version,
+					w->rtp ? w->rtp_port : k[i].port, k[i].dir);
 }
 
 const char *lg_reason(uint16_t status)

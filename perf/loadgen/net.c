@@ -28,7 +28,7 @@ uint64_t lg_clock_ns(void)
 
 /* Large buffers absorb the bursts of a batch at 10k+ calls/s; the FORCE
  * variants pass the sysctl caps when we run as root. */
-static void set_bufs(int fd)
+void lg_net_bufs(int fd)
 {
 	int sz = 16 << 20;
 
@@ -48,7 +48,7 @@ static int bind_socket(struct lg_worker *w)
 	w->fd = socket(a.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (w->fd < 0)
 		return -errno;
-	set_bufs(w->fd);
+	lg_net_bufs(w->fd);
 	/* A UAS's threads share one port: the kernel spreads peers over them
 	 * by 4-tuple, so a dialog's messages all reach the same thread. A
 	 * UAC's threads take consecutive ports: responses follow the Via.

@@ -113,6 +113,19 @@ void lg_stats_merge(struct lg_stats *a, const struct lg_stats *b)
 	for (unsigned i = 0; i < SIP_M__COUNT; i++)
 		a->req_rcvd[i] += b->req_rcvd[i];
 	lg_hist_merge(&a->setup, &b->setup);
+#define MSUM(f) a->m.f += b->m.f
+	MSUM(streams); MSUM(no_slot); MSUM(bad_sdp); MSUM(tx_pkts); MSUM(tx_bytes);
+	MSUM(tx_dropped); MSUM(tx_skipped); MSUM(rx_pkts); MSUM(rx_bytes); MSUM(rx_counted); MSUM(expected);
+	MSUM(lost); MSUM(late); MSUM(dup); MSUM(unmatched); MSUM(bad); MSUM(calls_ok);
+	MSUM(calls_no_rx); MSUM(calls_no_tx); MSUM(calls_unjudged); MSUM(idle_ended);
+	MSUM(open_at_exit); MSUM(ssrc_conflict);
+#undef MSUM
+	lg_hist_merge(&a->m.jitter, &b->m.jitter);
+}
+
+static double loss_ratio(const struct lg_media_stats *m)
+{
+	return m->expected ? (double)m->lost / (double)m->expected : 0.0;
 }
 
 static const char *const scen_names[] = { "call", "register", "options", "message", "flood" };
@@ -199,6 +212,28 @@ static void human_uas(FILE *f, const struct lg_stats *s)
 		s->max_active, s->ack_timeouts, s->no_slot, s->acks_absorbed);
 }
 
+static void human_media(FILE *f, const struct lg_media_stats *m)
+{
+	const struct lg_hist *j = &m->jitter;
+
+	fprintf(f, "  media: streams %" PRIu64 ", ok %" PRIu64 ", not received %" PRIu64
+		   ", not delivered %" PRIu64 ", too short to judge %" PRIu64 ", open at exit %"
+		   PRIu64 ", bad SDP %" PRIu64 ", no slot %" PRIu64 "\n",
+		m->streams, m->calls_ok, m->calls_no_rx, m->calls_no_tx, m->calls_unjudged,
+		m->open_at_exit, m->bad_sdp, m->no_slot);
+	fprintf(f, "  RTP sent: %" PRIu64 " packets, %" PRIu64 " bytes (dropped by socket %"
+		   PRIu64 ", given up after a stall %" PRIu64 ")\n", m->tx_pkts, m->tx_bytes,
+		m->tx_dropped, m->tx_skipped);
+	fprintf(f, "  RTP received: %" PRIu64 " packets, %" PRIu64 " bytes; expected %" PRIu64
+		   ", lost %" PRIu64 " (%.4f%%), late %" PRIu64 ", duplicates %" PRIu64
+		   ", no stream %" PRIu64 ", not RTP %" PRIu64 "\n",
+		m->rx_pkts, m->rx_bytes, m->expected, m->lost, 100.0 * loss_ratio(m), m->late,
+		m->dup, m->unmatched, m->bad);
+	if (j->count)
+		fprintf(f, "  RTP jitter ms (RFC 3550, per stream): p50 %.3f  p99 %.3f  max %.3f\n",
+			ms(lg_hist_pct(j, 50)), ms(lg_hist_pct(j, 99)), ms(j->max));
+}
+
 static void human(FILE *f, const struct lg_opts *o, const struct lg_stats *s, double el,
 		  double start_s)
 {
@@ -215,6 +250,8 @@ static void human(FILE *f, const struct lg_opts *o, const struct lg_stats *s, do
 		   ")\n", s->msgs_sent, s->msgs_rcvd,
 		el > 0 ? (double)(s->msgs_sent + s->msgs_rcvd) / el : 0.0, s->tx_dropped,
 		s->parse_errors, s->rx_truncated);
+	if (o->rtp)
+		human_media(f, &s->m);
 }
 
 /* ---- JSON --------------------------------------------------------------- */
@@ -264,6 +301,33 @@ static void json_requests(FILE *f, const struct lg_stats *s)
 	fputs("}", f);
 }
 
+/* "media":{...}, only with --rtp (the report is unchanged without). */
+static void json_media(FILE *f, const struct lg_media_stats *m)
+{
+	const struct lg_hist *j = &m->jitter;
+
+	fprintf(f, ",\"media\":{\"streams\":%" PRIu64 ",\"calls_ok\":%" PRIu64
+		   ",\"calls_not_received\":%" PRIu64 ",\"calls_not_delivered\":%" PRIu64
+		   ",\"calls_failed\":%" PRIu64 ",\"calls_unjudged\":%" PRIu64
+		   ",\"open_at_exit\":%" PRIu64 ",\"idle_ended\":%" PRIu64 ",\"bad_sdp\":%" PRIu64
+		   ",\"no_slot\":%" PRIu64 ",",
+		m->streams, m->calls_ok, m->calls_no_rx, m->calls_no_tx,
+		m->calls_no_rx + m->calls_no_tx, m->calls_unjudged, m->open_at_exit, m->idle_ended,
+		m->bad_sdp, m->no_slot);
+	fprintf(f, "\"sent\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+		   ",\"socket_dropped\":%" PRIu64 ",\"skipped_late\":%" PRIu64 "},", m->tx_pkts,
+		m->tx_bytes, m->tx_dropped, m->tx_skipped);
+	fprintf(f, "\"received\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+		   ",\"counted\":%" PRIu64 ",\"expected\":%" PRIu64 ",\"lost\":%" PRIu64
+		   ",\"loss_ratio\":%.6f,\"late\":%" PRIu64 ",\"duplicates\":%" PRIu64
+		   ",\"no_stream\":%" PRIu64 ",\"ssrc_conflict\":%" PRIu64 ",\"not_rtp\":%" PRIu64 "},",
+		m->rx_pkts, m->rx_bytes, m->rx_counted, m->expected, m->lost, loss_ratio(m),
+		m->late, m->dup, m->unmatched, m->ssrc_conflict, m->bad);
+	fprintf(f, "\"jitter_ms\":{\"count\":%" PRIu64 ",\"p50\":%.4f,\"p99\":%.4f,"
+		   "\"max\":%.4f}}", j->count, ms(lg_hist_pct(j, 50)), ms(lg_hist_pct(j, 99)),
+		ms(j->max));
+}
+
 static void json(FILE *f, const struct lg_opts *o, const struct lg_stats *s, double el,
 		 double start_s)
 {
@@ -292,9 +356,12 @@ static void json(FILE *f, const struct lg_opts *o, const struct lg_stats *s, dou
 		   "},\"stray_responses\":%" PRIu64, s->retx_sent, s->retx_rcvd, s->stray);
 	fprintf(f, ",\"messages\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"per_s\":%.1f,"
 		   "\"socket_dropped\":%" PRIu64 ",\"unparseable\":%" PRIu64 ",\"truncated\":%"
-		   PRIu64 "}}\n", s->msgs_sent, s->msgs_rcvd,
+		   PRIu64 "}", s->msgs_sent, s->msgs_rcvd,
 		el > 0 ? (double)(s->msgs_sent + s->msgs_rcvd) / el : 0.0, s->tx_dropped,
 		s->parse_errors, s->rx_truncated);
+	if (o->rtp)
+		json_media(f, &s->m);
+	fputs("}\n", f);
 }
 
 void lg_report(FILE *f, const struct lg_opts *o, const struct lg_stats *s, double elapsed_s,

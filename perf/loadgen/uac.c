@@ -51,6 +51,7 @@ struct lg_call {
 	bool confirmed;        /* dialog established (2xx to INVITE) */
 	uint8_t cid_len, totag_len, target_len;
 	uint16_t route_len;
+	uint32_t ms;           /* RTP stream (--rtp), LG_RTP_NONE */
 	char cid[48];
 	char totag[LG_TAG_MAX];
 	char target[LG_TARGET_MAX];
@@ -246,8 +247,23 @@ static void fail(struct lg_worker *w, struct lg_call *c, int code, enum lg_fail 
 		w->st.fail[why < LG_F__COUNT ? why : LG_F_BAD_RESPONSE]++;
 }
 
+/* Stops the call's RTP; a media failure fails the call (unless it has
+ * failed already, for a reason that came first). */
+static void media_end(struct lg_worker *w, struct lg_call *c)
+{
+	enum lg_fail why;
+
+	if (c->ms == LG_RTP_NONE)
+		return;
+	why = lg_rtp_uac_end(w, c->ms, true);
+	c->ms = LG_RTP_NONE;
+	if (why != LG_F__COUNT)
+		fail(w, c, 0, why);
+}
+
 static void unit_end(struct lg_worker *w, struct lg_call *c)
 {
+	media_end(w, c);
 	wheel_cancel(w->wheel, &c->t_retx);
 	wheel_cancel(w->wheel, &c->t_main);
 	if (c->failed)
@@ -331,6 +347,7 @@ static void unit_start(struct lg_worker *w)
 	wheel_timer_init(&c->t_retx, TAG_RETX);
 	wheel_timer_init(&c->t_main, TAG_MAIN);
 	c->seq = seq;
+	c->ms = LG_RTP_NONE;
 	n = cid_make(w, seq, c->cid, sizeof(c->cid));
 	c->cid_len = (uint8_t)n;
 	c->h = htab_hash(w->tab, c->cid, c->cid_len);
@@ -512,6 +529,13 @@ static void invite_2xx(struct lg_worker *w, struct lg_call *c, const struct sip_
 			return;
 		}
 		save_dialog(c, &d);
+		if (w->rtp) {
+			c->ms = lg_rtp_uac_answer(w, (sip_str_t){ c->cid, c->cid_len }, m);
+			if (c->ms == LG_RTP_BAD_SDP) {
+				c->ms = LG_RTP_NONE;
+				fail(w, c, 0, LG_F_MEDIA_SDP);
+			}
+		}
 	}
 	send_ack_2xx(w, c, c->cseq);
 	next_after_invite(w, c);
@@ -724,6 +748,7 @@ static void on_main(struct lg_worker *w, struct lg_call *c)
 		txn_start(w, c, SIP_M_INVITE);
 		break;
 	case US_TALK_WAIT:
+		media_end(w, c);   /* streams stop at the BYE */
 		c->state = US_BYE;
 		txn_start(w, c, SIP_M_BYE);
 		break;
@@ -888,15 +913,18 @@ void lg_uac_loop(struct lg_worker *w)
 		lg_tx_flush(w);
 		n = lg_rx_burst(w, uac_rx);
 		lg_tx_flush(w);
+		if (w->rtp)
+			n += lg_rtp_poll(w);
 		if (!w->starting && ((w->st.active == 0 && !flood_waits(w)) ||
 				     w->now_ns >= w->t_end_ns))
 			break;
 		if (n == 0)
-			lg_wait(w, idle_timeout_ms(w));
+			lg_wait(w, lg_rtp_wait_ms(w, idle_timeout_ms(w)));
 	}
 	if (w->starting)
 		stop_starting(w);
 	count_unfinished(w);
 	count_unanswered(w);
+	lg_rtp_finish(w);
 	lg_tx_flush(w);
 }

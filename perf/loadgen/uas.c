@@ -8,7 +8,8 @@
  * after 64*T1. Everything else is answered from the request alone: BYE,
  * CANCEL, OPTIONS, MESSAGE, REGISTER and in-dialog requests get 200, so
  * the UAS's memory does not grow with the number of established calls and
- * a UAS never limits a benchmark's concurrency.
+ * a UAS never limits a benchmark's concurrency. (--rtp is the exception:
+ * a stream per call, ~200 bytes, found by Call-ID hash at the ACK and BYE.)
  *
  * The To-tag is a keyed hash of the Call-ID, so the 180, the 200 and any
  * stateless retransmission of them agree without storing anything.
@@ -138,6 +139,22 @@ static sip_str_t answer_sdp(const struct lg_worker *w, const struct sip_msg *m)
 	return lg_sdp(w, LG_SDP_ANSWER);
 }
 
+/* --rtp: an initial offer gets a stream (sending from the ACK); a
+ * re-INVITE putting us on hold (sendonly/inactive) pauses ours. */
+static void uas_media(struct lg_worker *w, const struct sip_msg *m, const struct req_info *ri,
+		      bool initial)
+{
+	sip_str_t b = sip_msg_body(m);
+	bool held = false;
+
+	if (b.p && b.len)
+		held = memmem(b.p, b.len, "a=sendonly", 10) || memmem(b.p, b.len, "a=inactive", 10);
+	if (initial)
+		lg_rtp_uas_offer(w, ri->cid, ri->h, m);
+	else
+		lg_rtp_uas_reinvite(w, ri->h, held);
+}
+
 /* A retransmitted INVITE: repeat what it last got. */
 static void invite_again(struct lg_worker *w, struct lg_uas_ent *e, const struct sip_msg *m,
 			 const struct req_info *ri, const union sbc_sockaddr *from)
@@ -164,6 +181,8 @@ static void uas_invite(struct lg_worker *w, const struct sip_msg *m, const struc
 	}
 	if (e)
 		ent_free(w, e);   /* a new INVITE replaces one awaiting its ACK */
+	if (w->rtp && status < 300)
+		uas_media(w, m, ri, initial);
 	if (initial && !w->o->no_100)
 		(void)reply(w, m, ri, 100, SIP_STR_NULL, false, SIP_STR_NULL, from);
 	if (initial && status < 300)
@@ -193,6 +212,8 @@ static void uas_ack(struct lg_worker *w, const struct req_info *ri)
 {
 	struct lg_uas_ent *e = ent_find(w, ri);
 
+	if (w->rtp)
+		lg_rtp_uas_ack(w, ri->h);
 	if (e && e->cseq == ri->cs.seq && e->answered)
 		ent_free(w, e);
 	else
@@ -223,6 +244,8 @@ static void uas_other(struct lg_worker *w, const struct sip_msg *m, const struct
 
 		if (e)
 			ent_free(w, e);
+		if (w->rtp && m->method == SIP_M_BYE)
+			lg_rtp_uas_bye(w, ri->h);
 	} else {
 		status = pick_status(w, ri, 200);
 	}
@@ -291,6 +314,10 @@ static void uas_timer(struct wheel_timer *t, void *ctx)
 	struct lg_worker *w = ctx;
 	struct lg_uas_ent *e;
 
+	if (t->tag == LG_TAG_RTP) {
+		lg_rtp_timer(w, t);
+		return;
+	}
 	if (t->tag == TAG_RETX) {
 		e = sbc_container_of(t, struct lg_uas_ent, t_retx);
 		w->st.retx_sent++;
@@ -351,13 +378,17 @@ void lg_uas_loop(struct lg_worker *w)
 		wheel_advance(w->wheel, w->now_ms, uas_timer, w);
 		n = lg_rx_burst(w, uas_rx);
 		lg_tx_flush(w);
+		if (w->rtp)
+			n += lg_rtp_poll(w);
 		if (uas_should_stop(w))
 			break;
 		if (n)
 			continue;
 		next = wheel_next_expiry(w->wheel);
-		lg_wait(w, next <= w->now_ms ? 0 : next - w->now_ms < 100 ? (int)(next - w->now_ms)
-									 : 100);
+		lg_wait(w, lg_rtp_wait_ms(w, next <= w->now_ms ? 0
+					     : next - w->now_ms < 100 ? (int)(next - w->now_ms)
+								      : 100));
 	}
+	lg_rtp_finish(w);
 	lg_tx_flush(w);
 }

@@ -8,7 +8,10 @@ usage: test_loadgen.py SBC_BINARY LOADGEN_BINARY
 
 50 calls (INVITE with SDP / 100 / 180 / 200 / ACK / BYE / 200) at 50 calls/s,
 hold 100 ms: every call must succeed, and the UAS must have seen exactly one
-INVITE, ACK and BYE per call. Then 20 REGISTERs and 20 MESSAGEs. Exit 77
+INVITE, ACK and BYE per call. Then 20 REGISTERs and 20 MESSAGEs. With --rtp,
+calls through the SBC's media relay must have RTP both ways with (loopback)
+next to no loss, and a UAS that sends no RTP (--rtp-mute) must make every
+call of a direct UAC -> UAS run fail as media_not_received. Exit 77
 (skipped) when the load generator is not built. Every process is started
 here and stopped by its PID. No timing is asserted: the bounds below only
 stop a hung run.
@@ -26,6 +29,8 @@ import unittest
 SBC = LOADGEN = None
 ACCESS_IP, CORE_IP, UAS_IP, UAC_IP = "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"
 CALLS = 50
+RTP_CALLS = 30
+RTP_OPTS = ["--rtp"]
 
 CONFIG = """\
 workers: 1
@@ -152,10 +157,10 @@ class LoadgenThroughSbc(unittest.TestCase):
     def sbc_log(self):
         return "sbc log:\n" + self.sbc.text("out")[-3000:] + self.sbc.text("err")[-3000:]
 
-    def uas(self, name):
+    def uas(self, name, *extra):
         return self.start([LOADGEN, "--role", "uas", "--local", "%s:%d" % (UAS_IP, self.pu),
-                           "--idle-exit", "0", "--duration", "120", "--interval", "0", "--json"],
-                          name)
+                           "--idle-exit", "0", "--duration", "120", "--interval", "0", "--json"]
+                          + list(extra), name)
 
     def uac(self, name, *extra):
         """Runs a UAC to completion; returns its JSON report."""
@@ -194,6 +199,64 @@ class LoadgenThroughSbc(unittest.TestCase):
         self.assertEqual((r["ok"], r["failed"]), (20, 0), r)
         u = self.uas_report(uas)
         self.assertEqual(u["requests_received"], {"REGISTER": 40, "MESSAGE": 20}, u)
+
+    def test_calls_with_rtp(self):
+        # Both ends stream RTP through the SBC's relay ports (media anchoring
+        # on both realms): every call must be judged and have media both
+        # ways, and what one end sent the other received, less the packets
+        # still in flight at the BYE (at most a few per call) and a small loss.
+        uas = self.uas("uas-rtp", *RTP_OPTS)
+        r = self.uac("uac-rtp", "--calls", str(RTP_CALLS), "--rate", "30", "--hold-ms", "1000",
+                     *RTP_OPTS)
+        u = self.uas_report(uas)
+        self.assertEqual((r["ok"], r["failed"]), (RTP_CALLS, 0), r)
+        for side, rep in (("uac", r), ("uas", u)):
+            m = rep["media"]
+            self.assertEqual(m["streams"], RTP_CALLS, (side, m))
+            self.assertEqual((m["calls_ok"], m["calls_failed"], m["calls_unjudged"],
+                              m["open_at_exit"], m["bad_sdp"]), (RTP_CALLS, 0, 0, 0, 0), (side, m))
+            self.assertGreater(m["received"]["counted"], 0, (side, m))
+            self.assertLessEqual(m["received"]["lost"], 0.01 * m["received"]["expected"] + 1,
+                                 (side, m))
+            self.assertEqual(m["received"]["not_rtp"], 0, (side, m))
+        for sender, receiver in ((r, u), (u, r)):
+            sent = sender["media"]["sent"]["packets"]
+            got = receiver["media"]["received"]["counted"]
+            # ~50 packets per call each way over a 1 s hold
+            self.assertGreater(sent, 20 * RTP_CALLS, sender["media"])
+            self.assertLessEqual(got, sent, (sender["media"], receiver["media"]))
+            self.assertGreaterEqual(got, 0.98 * sent - 3 * RTP_CALLS,
+                                    (sender["media"], receiver["media"]))
+
+    def test_media_failure_is_counted(self):
+        # UAC -> UAS directly, the UAS sending no RTP: every call fails as
+        # media_not_received at the UAC, while the UAS got the UAC's media.
+        uas = self.uas("uas-mute", "--rtp", "--rtp-mute")
+        p = self.start([LOADGEN, "--local", "%s:0" % UAC_IP, "--remote", "%s:%d" % (UAS_IP, self.pu),
+                        "--calls", "10", "--rate", "50", "--hold-ms", "600", "--rtp",
+                        "--interval", "0", "--json", "--drain", "10"], "uac-mute")
+        rc = p.wait(60)
+        p.stop()
+        r = json.loads(p.text())
+        self.assertEqual(rc, 1, r)
+        self.assertEqual((r["ok"], r["failed"]), (0, 10), r)
+        self.assertEqual(r["failures_other"]["media_not_received"], 10, r)
+        self.assertEqual((r["media"]["calls_not_received"], r["media"]["calls_ok"],
+                          r["media"]["received"]["packets"]), (10, 0, 0), r["media"])
+        u = self.uas_report(uas)
+        self.assertEqual((u["media"]["calls_ok"], u["media"]["sent"]["packets"]), (10, 0),
+                         u["media"])
+        self.assertGreater(u["media"]["received"]["counted"], 0, u["media"])
+
+    def test_help_documents_rtp(self):
+        out = subprocess.run([LOADGEN, "--help"], stdout=subprocess.PIPE, check=True,
+                             universal_newlines=True).stdout
+        for opt in ("--rtp ", "--rtp-ptime", "--rtp-payload", "--rtp-port", "--rtp-mute",
+                    "--rtp-streams", "media_not_received", "media_not_delivered"):
+            self.assertIn(opt, out)
+        bad = subprocess.run([LOADGEN, "--rtp", "-s", "options"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.assertEqual(bad.returncode, 2)
 
     def test_failure_is_counted(self):
         # --uas-code: every call refused with 486 and counted by its code.
