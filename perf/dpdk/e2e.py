@@ -6,6 +6,9 @@ veths, kernel UDP), in network namespaces, driven by perf/sbc-loadgen.
 
 usage: perf/dpdk/e2e.py [--build DIR] [--rates 250,500,1000] [--seconds S] [--json]
 
+The wiring (namespaces, veths, the TAP moved into the UAS's namespace) is
+perf/dpdk/topo.py, shared with perf/bench-e2e's sbc-veth and sbc-dpdk columns:
+
     netns A: UAC 10.10.0.2  --veth--  netns S: sbc 10.10.0.1 | 10.20.0.1  --  netns C: UAS 10.20.0.2
     dpdk:   S's side of A's veth is net_af_packet0; C's link is the SBC's net_tap0
             interface moved into C (as in tests/integration/test_dpdk.py)
@@ -29,8 +32,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
-TAG = "sbce%d" % (os.getpid() % 100000)
-NS_S, NS_A, NS_C = TAG + "s", TAG + "a", TAG + "c"
+sys.path.insert(0, HERE)
+import topo  # noqa: E402  (the namespace wiring, shared with perf/bench-e2e)
+
 HZ = os.sysconf("SC_CLK_TCK")
 
 COMMON = """\
@@ -46,45 +50,19 @@ sip: {{ t1_ms: 10, t2_ms: 40, t4_ms: 50 }}
 realms:
   - name: access
     hide_topology: true
-    listen: [ {{ address: 10.10.0.1, port: 5060 }} ]
-    media: {{ address: 10.10.0.1, ports: 40000-49999 }}
+    listen: [ {{ address: {access}, port: {port} }} ]
+    media: {{ address: {access}, ports: 40000-49999 }}
     # every call comes from one source: per-source limits out of the way
     limits: {{ per_source_cps: 1000000, other_per_source_rps: 1000000 }}
   - name: core
     trusted: true
     hide_topology: false
-    listen: [ {{ address: 10.20.0.1, port: 5060 }} ]
-    media: {{ address: 10.20.0.1, ports: 40000-49999 }}
+    listen: [ {{ address: {core}, port: {port} }} ]
+    media: {{ address: {core}, ports: 40000-49999 }}
 routes:
-  - {{ name: a2c, from_realm: access, to_realm: core, next_hops: [ {{ host: 10.20.0.2, port: 5062 }} ] }}
+  - {{ name: a2c, from_realm: access, to_realm: core, next_hops: [ {{ host: {uas}, port: {uas_port} }} ] }}
   - {{ name: c2a, from_realm: core, to_realm: access, next_hops: ruri }}
 """
-
-DPDK_IO = """\
-io:
-  backend: dpdk
-  eal_args: ["--no-huge", "-m", "512", "--file-prefix={tag}", "--no-telemetry"]
-  mbufs: 16383
-  rx_queue_size: 512
-  tx_queue_size: 512
-  power_saving: true
-  idle_sleep_us: 200
-  ports:
-    - device: "net_af_packet0,iface=s0"
-      mac: "02:00:00:00:0a:01"
-      addresses: [ 10.10.0.1/24 ]
-    - device: "net_tap0,iface=sbcp1"
-      mac: "02:00:00:00:14:01"
-      addresses: [ 10.20.0.1/24 ]"""
-
-
-def run(*cmd, ns=None, check=True):
-    if ns:
-        cmd = ("ip", "netns", "exec", ns) + cmd
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if check and r.returncode:
-        raise RuntimeError("%s: %s" % (" ".join(cmd), r.stdout + r.stderr))
-    return r.stdout
 
 
 def cpu_ticks(pid):
@@ -93,87 +71,52 @@ def cpu_ticks(pid):
     return int(v[11]) + int(v[12])
 
 
-def topology(backend):
-    for ns in (NS_S, NS_A, NS_C):
-        run("ip", "netns", "add", ns)
-        run("ip", "link", "set", "lo", "up", ns=ns)
-    run("ip", "link", "add", "s0", "netns", NS_S, "type", "veth", "peer", "name", "a0",
-        "netns", NS_A)
-    run("ip", "addr", "add", "10.10.0.2/24", "dev", "a0", ns=NS_A)
-    run("ip", "link", "set", "a0", "up", ns=NS_A)
-    run("ip", "link", "set", "s0", "up", ns=NS_S)
-    run("ethtool", "-K", "a0", "tx", "off", ns=NS_A)
-    if backend == "socket":
-        run("ip", "link", "add", "s1", "netns", NS_S, "type", "veth", "peer", "name", "c0",
-            "netns", NS_C)
-        run("ip", "addr", "add", "10.10.0.1/24", "dev", "s0", ns=NS_S)
-        run("ip", "addr", "add", "10.20.0.1/24", "dev", "s1", ns=NS_S)
-        run("ip", "link", "set", "s1", "up", ns=NS_S)
-        run("ip", "addr", "add", "10.20.0.2/24", "dev", "c0", ns=NS_C)
-        run("ip", "link", "set", "c0", "up", ns=NS_C)
-    else:
-        run("sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=8", ns=NS_S)
-
-
-def teardown():
-    for ns in (NS_S, NS_A, NS_C):
-        if os.path.exists("/run/netns/" + ns):
-            run("ip", "netns", "del", ns, check=False)
-
-
 def measure(build, backend, rates, seconds):
     tmp = tempfile.mkdtemp(prefix="sbc-e2e-")
     cfg = os.path.join(tmp, "sbc.yaml")
-    with open(cfg, "w") as f:
-        f.write(COMMON.format(io=DPDK_IO.format(tag=TAG) if backend == "dpdk" else ""))
     procs, rows = [], []
-    try:
-        topology(backend)
-        log = open(os.path.join(tmp, "sbc.log"), "w")
-        sbc = subprocess.Popen(["ip", "netns", "exec", NS_S, os.path.join(build, "sbc", "sbc"),
-                                "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
-        procs.append(sbc)
-        deadline = time.monotonic() + 20
-        if backend == "dpdk":
-            while "sbcp1" not in run("ip", "-o", "link", ns=NS_S):
-                if time.monotonic() > deadline or sbc.poll() is not None:
-                    raise RuntimeError("sbc did not start: " + open(log.name).read())
-                time.sleep(0.05)
-            time.sleep(0.5)
-            run("ip", "link", "set", "sbcp1", "netns", NS_C, ns=NS_S)
-            run("ip", "addr", "add", "10.20.0.2/24", "dev", "sbcp1", ns=NS_C)
-            run("ip", "link", "set", "sbcp1", "up", ns=NS_C)
-        time.sleep(1)
-        lg = os.path.join(build, "perf", "sbc-loadgen")
-        uas = subprocess.Popen(["ip", "netns", "exec", NS_C, lg, "--role", "uas", "--local",
-                                "10.20.0.2:5062", "--idle-exit", "0"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(uas)
-        time.sleep(0.3)
-        for rate in rates:
-            t0 = cpu_ticks(sbc.pid)
-            r = subprocess.run(["ip", "netns", "exec", NS_A, lg, "--role", "uac", "--local",
-                                "10.10.0.2:0", "--remote", "10.10.0.1:5060",
-                                "--ruri", "sip:bob@10.20.0.2:5062", "-r", str(rate),
-                                "-d", str(seconds), "--hold-ms", "1000", "--drain", "10",
-                                "--json"], capture_output=True, text=True, timeout=seconds + 60)
-            t1 = cpu_ticks(sbc.pid)
-            j = json.loads(r.stdout)
-            rows.append({"backend": backend, "rate": rate, "started": j["started"],
-                         "ok": j["ok"], "failed": j["failed"],
-                         "p50_ms": j["latency_ms"]["p50"], "p99_ms": j["latency_ms"]["p99"],
-                         "cpu_us_per_call": 1e6 * (t1 - t0) / HZ / max(j["ok"], 1)})
-        return rows
-    finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        teardown()
+    with topo.Topo(backend) as t:
+        with open(cfg, "w") as f:
+            f.write(COMMON.format(io=t.io_yaml(), access=topo.ACCESS_IP, core=topo.CORE_IP,
+                                  port=topo.SIP_PORT, uas=topo.UAS_IP, uas_port=topo.UAS_PORT))
+        try:
+            log = open(os.path.join(tmp, "sbc.log"), "w")
+            sbc = subprocess.Popen(t.argv("sbc", [os.path.join(build, "sbc", "sbc"), "-c", cfg]),
+                                   stdout=log, stderr=subprocess.STDOUT)
+            procs.append(sbc)
+            if not t.attach(lambda: sbc.poll() is None):
+                raise RuntimeError("sbc did not start: " + open(log.name).read())
+            time.sleep(1)
+            lg = os.path.join(build, "perf", "sbc-loadgen")
+            uas = subprocess.Popen(t.argv("uas", [lg, "--role", "uas", "--local", "%s:%d" % (
+                                       topo.UAS_IP, topo.UAS_PORT), "--idle-exit", "0"]),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(uas)
+            time.sleep(0.3)
+            for rate in rates:
+                t0 = cpu_ticks(sbc.pid)
+                r = subprocess.run(t.argv("uac", [
+                    lg, "--role", "uac", "--local", topo.UAC_IP + ":0",
+                    "--remote", "%s:%d" % (topo.ACCESS_IP, topo.SIP_PORT),
+                    "--ruri", "sip:bob@%s:%d" % (topo.UAS_IP, topo.UAS_PORT), "-r", str(rate),
+                    "-d", str(seconds), "--hold-ms", "1000", "--drain", "10", "--json"]),
+                    capture_output=True, text=True, timeout=seconds + 60)
+                t1 = cpu_ticks(sbc.pid)
+                j = json.loads(r.stdout)
+                rows.append({"backend": backend, "rate": rate, "started": j["started"],
+                             "ok": j["ok"], "failed": j["failed"],
+                             "p50_ms": j["latency_ms"]["p50"], "p99_ms": j["latency_ms"]["p99"],
+                             "cpu_us_per_call": 1e6 * (t1 - t0) / HZ / max(j["ok"], 1)})
+            return rows
+        finally:
+            for p in reversed(procs):
+                if p.poll() is None:
+                    p.terminate()
+                    try:
+                        p.wait(10)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
 
 
 def main():
