@@ -16,6 +16,7 @@ import ctypes
 import fcntl
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -128,21 +129,37 @@ def make_netns(name):
     run("ip", "link", "set", "lo", "up", ns=name)
 
 
-def sweep_stale(pattern):
+DPDK_RUN = "/var/run/dpdk"
+
+
+def sweep_stale(pattern, prefix_pattern=None):
     """Delete the namespaces whose name matches pattern (a regular expression
     with the creating test's PID as group 1) and whose PID no longer runs: a
-    SIGKILLed run leaves them. Returns their names."""
+    SIGKILLed run leaves them. The same for DPDK runtime directories
+    (--file-prefix) matching prefix_pattern. Returns their names."""
     gone = []
-    try:
-        names = os.listdir("/run/netns")
-    except FileNotFoundError:
-        return gone
-    for name in names:
-        m = re.fullmatch(pattern, name)
-        if m and not os.path.exists("/proc/%s" % m.group(1)):
-            del_netns(name)
+    for where, pat in (("/run/netns", pattern), (DPDK_RUN, prefix_pattern)):
+        try:
+            names = os.listdir(where) if pat else []
+        except FileNotFoundError:
+            continue
+        for name in names:
+            m = re.fullmatch(pat, name)
+            if not m or os.path.exists("/proc/%s" % m.group(1)):
+                continue
+            if where == DPDK_RUN:
+                shutil.rmtree(os.path.join(where, name), ignore_errors=True)
+            else:
+                del_netns(name)
             gone.append(name)
     return gone
+
+
+def dpdk_file_prefix(prefix):
+    """prefix, as an EAL --file-prefix whose runtime directory (EAL leaves
+    it behind, even with --no-shconf) goes at cleanup."""
+    CLEANUP.append(lambda: shutil.rmtree(os.path.join(DPDK_RUN, prefix), ignore_errors=True))
+    return prefix
 
 
 def veth(ns_a, dev_a, ns_b, dev_b):
