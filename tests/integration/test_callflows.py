@@ -289,7 +289,8 @@ class Daemon:
 
     def log_text(self):
         try:
-            self.log.flush()
+            if not self.log.closed:
+                self.log.flush()
             with open(self.logpath, "r", errors="replace") as f:
                 return f.read()
         except OSError:
@@ -357,6 +358,49 @@ def wait_ready(sbc, addrs, timeout=10.0, sources=None):
     return None
 
 
+# Data-plane counters (DPDK workers log theirs when they stop) that must not
+# move on the test network: malformed or truncated frames, failed address
+# resolution, full queues or pools, relay-port frames lost between workers.
+DPDK_NEVER = ("RX_BAD_L2", "RX_BAD_IP", "RX_TRUNCATED", "RX_BAD_UDP", "ARP_BAD", "ARP_CONFLICT",
+              "NBR_SYNC_LOST", "NBR_QUEUE_FULL", "NBR_UNRESOLVED", "NBR_EVICTED",
+              "MEDIA_HANDOFF_LOST", "TX_BAD", "TX_NO_ROUTE", "TX_NOMBUF", "TX_FULL")
+
+
+def dpdk_stop_problems(status, log):
+    """What is wrong with a DPDK daemon's stop: its exit status, a sanitizer
+    report made at exit (leaks), counters of DPDK_NEVER that moved."""
+    problems = []
+    if status != 0:
+        problems.append("exit status %s" % status)
+    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        if marker in log:
+            problems.append("sanitizer report (%s)" % marker)
+    for m in re.finditer(r"dpdk: worker (\d+): (.*)", log):
+        for item in m.group(2).split(", "):
+            name, _, value = item.rpartition(" ")
+            if name in DPDK_NEVER:
+                problems.append("worker %s: %s %s" % (m.group(1), name, value))
+    if problems:
+        problems.append("log (last 40 lines):\n" + "\n".join(log.splitlines()[-40:]))
+    return problems
+
+
+def wait_listening(sbc, timeout):
+    """DPDK: wait for the daemon to say it listens before probing it. Probes
+    sent while its ports are not up yet wait in the UAs' kernel for ARP and
+    reach it as one burst, more than its neighbour queue holds while it
+    resolves the sender in turn (NBR_QUEUE_FULL, a bounded queue doing its
+    job, but not what a flow should start with)."""
+    deadline = time.monotonic() + timeout
+    while "listening on" not in sbc.log_text():
+        if not sbc.alive():
+            return "exited with status %s" % sbc.exit_code()
+        if time.monotonic() > deadline:
+            return "not listening within %.0f s" % timeout
+        time.sleep(0.02)
+    return None
+
+
 # ---------------------------------------------------------------------------
 # The network of one test: SBC (or not), UAs, expectation builders
 
@@ -407,7 +451,8 @@ class Net:
                 hops="\n".join("      - { host: %s, port: %d, priority: %d, weight: 1 }" % h
                                for h in hops))
             self.sbc = Daemon(self.tmp.name, text)
-            err = wait_ready(self.sbc, [self.access, self.core], sources=[PHONE_IP, UAS_IP])
+            err = wait_listening(self.sbc, 20.0) if NS_SBC else None
+            err = err or wait_ready(self.sbc, [self.access, self.core], sources=[PHONE_IP, UAS_IP])
             if err is None:
                 if self.scanner is not None:
                     self.scanner.add_sbc_face("access", self.access)
@@ -903,10 +948,15 @@ class Net:
                 ua.close()
             except OSError:
                 pass
+        problems = []
         if self.sbc is not None:
             self.sbc.stop()
+            if NS_SBC and isinstance(self.sbc, Daemon):
+                problems = dpdk_stop_problems(self.sbc.exit_code(), self.sbc.log_text())
         if self.tmp is not None:
             self.tmp.cleanup()
+        if problems:
+            raise AssertionError("after the test, when the SBC stopped:\n" + "\n".join(problems))
 
 
 # ---------------------------------------------------------------------------
