@@ -1972,8 +1972,7 @@ def main(argv):
             sys.stderr.write("--backend dpdk runs the SBC: not with --direct or --mock\n")
             return 2
         hide = "off"                  # the reference model and direct mode do not hide
-    if BACKEND == "dpdk" and hide in (None, "both"):
-        sys.stdout.flush()
+    if BACKEND == "dpdk":
         rc = netns.dpdk_preflight(SBC, "the DPDK call-flow suite")
         if rc is not None:
             return rc
@@ -1986,7 +1985,8 @@ def main(argv):
             dpdk_network(HIDE)
         return run_tests(patterns, verbosity)
     except KeyboardInterrupt as e:
-        sys.stderr.write("\ninterrupted (%s): stopping the daemon, deleting the network\n" % e)
+        sys.stderr.write("\ninterrupted (%s): stopping the daemon%s\n" % (
+            e, ", deleting the network" if BACKEND == "dpdk" else ""))
         return 1
     finally:
         # a second SIGTERM must not cut the cleanup short
