@@ -4,6 +4,7 @@
 
 usage: test_callflows.py SBC_BINARY SOURCE_DIR [-k PATTERN]... [-v] [--trace]
                          [--log-level LEVEL] [--hide on|off|both]
+                         [--backend socket|dpdk]
        test_callflows.py --direct [-k PATTERN]...   # UAs talk to each other,
                                                     # no SBC: proves the harness
        test_callflows.py --mock [-k PATTERN]...     # a Python model of the spec'd
@@ -15,6 +16,28 @@ free ports, and stops it, by PID, when the test ends):
     phones 127.0.0.4:*  --  access 127.0.0.1:PA  [sbc]  core 127.0.0.2:PC  --  127.0.0.3:PU1 (hop 1)
                                                                            --  127.0.0.3:PU2 (hop 2)
                                                                            --  127.0.0.3:*   (core UAs)
+
+--backend dpdk (root; exit 77 when the sbc has no DPDK, or when not root
+outside CI) runs the same flows with the daemon on its DPDK backend. Each of
+the two mode processes builds its own network, named after its PID:
+
+    netns <tag>u (the UAs)                          netns <tag>s (the SBC host)
+    ua PHONE_IP 10.31.0.2/24  ------ veth ------  sa [net_af_packet0] access 10.31.0.1:5060
+    uc UAS_IP   10.32.0.2/24  ------ veth ------  sc [net_af_packet1] core   10.32.0.1:5070
+                                                         [sbc, 2 workers, power_saving]
+
+(the hidden-mode process uses 10.33.0.0/24 and 10.34.0.0/24, so the two
+runs' ladders and logs never look alike). The daemon runs under `ip netns
+exec <tag>s`; the test process moves its main thread into <tag>u before it
+makes any socket or thread, so every UA lives there. The SBC owns its
+addresses entirely, so its SIP ports are fixed (distinct per realm, which the
+leak scanner needs to tell them apart). Tx checksum offload is off on the
+UA ends (the af_packet ports would see partial checksums). Namespaces,
+veths and daemons go whatever happens: try/finally, atexit, SIGTERM (the
+mode processes run in their own sessions, so meson's kill of the test's
+process group reaches them only as the SIGTERM their parent forwards, and
+its SIGKILL 0.5 s later not at all), PR_SET_PDEATHSIG on every child, and
+a sweep of the namespaces of runs whose PID is gone (a SIGKILLed run).
 
 Every relayed message is compared with what the sender sent, transformed as a
 stateful double-Record-Route proxy must (one Via of the SBC on top, Max-Forwards
@@ -73,11 +96,15 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import leakscan  # noqa: E402
+import netns  # noqa: E402
 import sipua  # noqa: E402
 from sipua import (UA, DEFAULT_TIMEOUT, Expected, Match, NameAddr, RefProxy, SipMessage,  # noqa: E402
                    Uri, Via, assert_message, canon, format_params, ladder, make_request,
-                   new_call_id, new_tag, sdp, sdp_rewrite_problem)
+                   new_call_id, new_tag, sdp_rewrite_problem)
 
+# Addresses: loopback with the socket backend; --backend dpdk replaces them
+# all (dpdk_network()) before any test runs, so read them at call time,
+# never into a default argument.
 ACCESS_IP = "127.0.0.1"   # SBC, access realm
 CORE_IP = "127.0.0.2"     # SBC, core realm
 UAS_IP = "127.0.0.3"      # core side: next hops, registrar, core UAs
@@ -113,6 +140,10 @@ HIDE_HEADERS = {"server", "user-agent", "warning", "path", "error-info", "call-i
 TOKEN_USER = re.compile(r"^sbc[a-z2-7]{28}$")
 
 MODE = "sbc"               # sbc | direct | mock
+BACKEND = "socket"         # socket | dpdk: the daemon's io backend (--backend)
+NS_SBC = None              # dpdk: the network namespace the daemon runs in
+SIP_PORTS = None           # dpdk: fixed listen ports by realm (None: free ports)
+IO_CONFIG = ""             # dpdk: the io: section of CONFIG
 HIDE = False               # topology hiding on the access realm (core: off)
 SCANNER = None             # leakscan.LeakScanner of a hidden-mode run
 SBC = None
@@ -131,7 +162,7 @@ sip:
   user_agent: "sbc-callflows"
 control:
   metrics: ""
-realms:
+{io}realms:
   - name: access
     trusted: false
     hide_topology: {hide_access}
@@ -164,6 +195,40 @@ PIDF_OPEN = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
              "</presence>\r\n").encode()
 PIDF_CLOSED = PIDF_OPEN.replace(b"open", b"closed")
 UTF8_TEXT = "Grüße — ☎ héllo, ça marche? ✓\r\nline two;with,commas <and> \"quotes\"".encode("utf-8")
+
+
+# --backend dpdk: two af_packet ports on veths (the module doc). Frames up to
+# 4 kB (af_packet hands the SBC IPv4 datagrams the kernel reassembled),
+# power_saving because both mode processes run a 2-worker daemon at once on
+# what may be a 2-core machine; no hugepages needed (--no-huge), nothing
+# shared between the two runs' EALs (--no-shconf, a --file-prefix each).
+DPDK_IO = """\
+io:
+  backend: dpdk
+  eal_args: ["--no-huge", "-m", "256", "--no-shconf", "--file-prefix={prefix}", "--no-telemetry",
+             "--log-level=notice"]
+  mbufs: 8191
+  mbuf_size: 4224
+  rx_queue_size: 256
+  tx_queue_size: 256
+  power_saving: true
+  idle_sleep_us: 200
+  ports:
+    - device: "net_af_packet0,iface=sa,framesz=4096,blocksz=4096"
+      addresses: [ {access_ip}/24 ]
+    - device: "net_af_packet1,iface=sc,framesz=4096,blocksz=4096"
+      addresses: [ {core_ip}/24 ]
+"""
+# Subnets (access, core) by mode (hidden?): separate namespaces already keep
+# the two runs apart; distinct subnets keep their logs and ladders apart.
+DPDK_SUBNETS = {False: ("10.31.0", "10.32.0"), True: ("10.33.0", "10.34.0")}
+NS_PREFIX = "sbcf"         # + PID + "s" (the SBC host) / "u" (the UAs)
+
+
+def sdp(user="ua", ip=None, port=40000, direction="sendrecv", version=1):
+    """sipua.sdp with the phones' address by default (read at call time:
+    --backend dpdk moves the phones off loopback)."""
+    return sipua.sdp(user, PHONE_IP if ip is None else ip, port, direction, version)
 
 
 def rr(addr):
@@ -199,7 +264,9 @@ atexit.register(_stop_all)
 
 
 class Daemon:
-    """The sbc binary on a temporary configuration; stopped by PID."""
+    """The sbc binary on a temporary configuration (in netns NS_SBC when
+    set); stopped by PID, and sent SIGTERM by the kernel if this process
+    dies without stopping it."""
 
     def __init__(self, workdir, config_text):
         self.cfg = os.path.join(workdir, "sbc.yaml")
@@ -207,7 +274,10 @@ class Daemon:
             f.write(config_text)
         self.logpath = os.path.join(workdir, "sbc.log")
         self.log = open(self.logpath, "w+")
-        self.proc = subprocess.Popen([SBC, "-c", self.cfg], stdin=subprocess.DEVNULL,
+        cmd = [SBC, "-c", self.cfg]
+        if NS_SBC:
+            cmd = ["ip", "netns", "exec", NS_SBC] + cmd
+        self.proc = subprocess.Popen(netns.die_with_parent(cmd), stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         _RUNNING.add(self)
 
@@ -219,7 +289,8 @@ class Daemon:
 
     def log_text(self):
         try:
-            self.log.flush()
+            if not self.log.closed:
+                self.log.flush()
             with open(self.logpath, "r", errors="replace") as f:
                 return f.read()
         except OSError:
@@ -231,7 +302,8 @@ class Daemon:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
                 try:
-                    self.proc.wait(timeout=3)
+                    # (DPDK: EAL and port teardown, ~0.4 s; room for ASan and load)
+                    self.proc.wait(timeout=10 if NS_SBC else 3)
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait(timeout=5)
@@ -259,17 +331,19 @@ class Mock:
         self.proxy.close()
 
 
-def wait_ready(sbc, addrs, timeout=10.0):
-    """Any SIP answer to an OPTIONS on every listen address = up."""
-    probe = UA(PHONE_IP, 0, name="probe")
-    try:
-        for addr in addrs:
+def wait_ready(sbc, addrs, timeout=10.0, sources=None):
+    """Any SIP answer to an OPTIONS on every listen address = up. sources:
+    the address to probe each from (default: a phone's), one of its realm's
+    subnet with the DPDK backend (the SBC answers on-link peers only)."""
+    for addr, src in zip(addrs, sources or [PHONE_IP] * len(addrs)):
+        probe = UA(src, 0, name="probe")
+        try:
             deadline = time.monotonic() + timeout
             while True:
                 if not sbc.alive():
                     return "exited with status %s" % sbc.exit_code()
                 req = make_request("OPTIONS", "sip:%s:%d" % addr, from_="<sip:probe@%s>;tag=%s"
-                                   % (PHONE_IP, new_tag()), to="<sip:%s:%d>" % addr,
+                                   % (src, new_tag()), to="<sip:%s:%d>" % addr,
                                    call_id=new_call_id(None), cseq=1, via_host=probe.host,
                                    via_port=probe.port)
                 probe.send(req, addr)
@@ -279,9 +353,52 @@ def wait_ready(sbc, addrs, timeout=10.0):
                 except AssertionError:
                     if time.monotonic() > deadline:
                         return "no answer to OPTIONS at %s:%d within %.0f s" % (addr + (timeout,))
-        return None
-    finally:
-        probe.close()
+        finally:
+            probe.close()
+    return None
+
+
+# Data-plane counters (DPDK workers log theirs when they stop) that must not
+# move on the test network: malformed or truncated frames, failed address
+# resolution, full queues or pools, relay-port frames lost between workers.
+DPDK_NEVER = ("RX_BAD_L2", "RX_BAD_IP", "RX_TRUNCATED", "RX_BAD_UDP", "ARP_BAD", "ARP_CONFLICT",
+              "NBR_SYNC_LOST", "NBR_QUEUE_FULL", "NBR_UNRESOLVED", "NBR_EVICTED",
+              "MEDIA_HANDOFF_LOST", "TX_BAD", "TX_NO_ROUTE", "TX_NOMBUF", "TX_FULL")
+
+
+def dpdk_stop_problems(status, log):
+    """What is wrong with a DPDK daemon's stop: its exit status, a sanitizer
+    report made at exit (leaks), counters of DPDK_NEVER that moved."""
+    problems = []
+    if status != 0:
+        problems.append("exit status %s" % status)
+    for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        if marker in log:
+            problems.append("sanitizer report (%s)" % marker)
+    for m in re.finditer(r"dpdk: worker (\d+): (.*)", log):
+        for item in m.group(2).split(", "):
+            name, _, value = item.rpartition(" ")
+            if name in DPDK_NEVER:
+                problems.append("worker %s: %s %s" % (m.group(1), name, value))
+    if problems:
+        problems.append("log (last 40 lines):\n" + "\n".join(log.splitlines()[-40:]))
+    return problems
+
+
+def wait_listening(sbc, timeout):
+    """DPDK: wait for the daemon to say it listens before probing it. Probes
+    sent while its ports are not up yet wait in the UAs' kernel for ARP and
+    reach it as one burst, more than its neighbour queue holds while it
+    resolves the sender in turn (NBR_QUEUE_FULL, a bounded queue doing its
+    job, but not what a flow should start with)."""
+    deadline = time.monotonic() + timeout
+    while "listening on" not in sbc.log_text():
+        if not sbc.alive():
+            return "exited with status %s" % sbc.exit_code()
+        if time.monotonic() > deadline:
+            return "not listening within %.0f s" % timeout
+        time.sleep(0.02)
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -312,15 +429,21 @@ class Net:
             return
         hops = [(UAS_IP, self.uas1.port, 1)] + ([] if single_hop else [(UAS_IP, self.uas2.port, 2)])
         err = None
-        for _attempt in range(3):   # a probed port may be taken before the daemon binds it
-            self.access = (ACCESS_IP, free_port(ACCESS_IP))
-            self.core = (CORE_IP, free_port(CORE_IP))
+        # A probed port may be taken before the daemon binds it: retry. (DPDK:
+        # the SBC owns its addresses, so its ports are fixed and never taken.)
+        for _attempt in range(1 if SIP_PORTS else 3):
+            if SIP_PORTS:
+                self.access = (ACCESS_IP, SIP_PORTS["access"])
+                self.core = (CORE_IP, SIP_PORTS["core"])
+            else:
+                self.access = (ACCESS_IP, free_port(ACCESS_IP))
+                self.core = (CORE_IP, free_port(CORE_IP))
             if MODE == "mock":
                 self.sbc = Mock(self.access, self.core, hops)
                 return
             self.tmp = tempfile.TemporaryDirectory(prefix="sbc-callflows-")
             text = CONFIG.format(
-                log_level=LOG_LEVEL, access_ip=ACCESS_IP, core_ip=CORE_IP,
+                log_level=LOG_LEVEL, io=IO_CONFIG, access_ip=ACCESS_IP, core_ip=CORE_IP,
                 access_ports="%d-%d" % self.media_ranges["access"],
                 core_ports="%d-%d" % self.media_ranges["core"],
                 hide_access="true" if self.hidden else "false",
@@ -328,7 +451,8 @@ class Net:
                 hops="\n".join("      - { host: %s, port: %d, priority: %d, weight: 1 }" % h
                                for h in hops))
             self.sbc = Daemon(self.tmp.name, text)
-            err = wait_ready(self.sbc, [self.access, self.core])
+            err = wait_listening(self.sbc, 20.0) if NS_SBC else None
+            err = err or wait_ready(self.sbc, [self.access, self.core], sources=[PHONE_IP, UAS_IP])
             if err is None:
                 if self.scanner is not None:
                     self.scanner.add_sbc_face("access", self.access)
@@ -824,10 +948,15 @@ class Net:
                 ua.close()
             except OSError:
                 pass
+        problems = []
         if self.sbc is not None:
             self.sbc.stop()
+            if NS_SBC and isinstance(self.sbc, Daemon):
+                problems = dpdk_stop_problems(self.sbc.exit_code(), self.sbc.log_text())
         if self.tmp is not None:
             self.tmp.cleanup()
+        if problems:
+            raise AssertionError("after the test, when the SBC stopped:\n" + "\n".join(problems))
 
 
 # ---------------------------------------------------------------------------
@@ -1667,14 +1796,14 @@ class ScannerCheck(unittest.TestCase):
         sc.attach(core, "core")
         sc.add_media_address("core", CORE_IP)
         tok = "sbc" + "a2b3c4d5e6f7g" * 2 + "hi"
-        sc.tap(phone, "in", ("SIP/2.0 200 OK\r\nContact: <sip:%s@127.0.0.1:5060>\r\n"
-                             "Content-Length: 0\r\n\r\n" % tok).encode(), (ACCESS_IP, 5060))
+        sc.tap(phone, "in", ("SIP/2.0 200 OK\r\nContact: <sip:%s@%s:5060>\r\n"
+                             "Content-Length: 0\r\n\r\n" % (tok, ACCESS_IP)).encode(), (ACCESS_IP, 5060))
         body = ("v=0\r\no=alice 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
                 "m=audio 40123 RTP/AVP 0\r\n" % (PHONE_IP, PHONE_IP)).encode()
-        sc.tap(core, "in", ("INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;"
+        sc.tap(core, "in", ("INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP %s:5060;"
                             "branch=z9hG4bK-sbc-1;rport\r\nX-Debug: %s\r\n"
                             "Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n"
-                            % (tok, len(body))).encode() + body, (CORE_IP, 5060))
+                            % (CORE_IP, tok, len(body))).encode() + body, (CORE_IP, 5060))
         sc.begin("other-test")
         sc.tap(core, "in", b"OPTIONS sip:x@example.com SIP/2.0\r\nX-Port: ;rport=40123\r\n\r\n",
                (CORE_IP, 5060))
@@ -1682,10 +1811,10 @@ class ScannerCheck(unittest.TestCase):
         what = sorted((lk.ident.kind, lk.ident.value, lk.ident.realm, lk.line.split(":")[0])
                       for lk in leaks)
         self.assertEqual(what, [
-            ("host", PHONE_IP, "access", "c=IN IP4 127.0.0.4"),
-            ("host", PHONE_IP, "access", "o=alice 1 1 IN IP4 127.0.0.4"),
-            ("host", PHONE_IP, "core", "c=IN IP4 127.0.0.4"),      # not the SBC's media address
-            ("host", PHONE_IP, "core", "o=alice 1 1 IN IP4 127.0.0.4"),
+            ("host", PHONE_IP, "access", "c=IN IP4 " + PHONE_IP),
+            ("host", PHONE_IP, "access", "o=alice 1 1 IN IP4 " + PHONE_IP),
+            ("host", PHONE_IP, "core", "c=IN IP4 " + PHONE_IP),      # not the SBC's media address
+            ("host", PHONE_IP, "core", "o=alice 1 1 IN IP4 " + PHONE_IP),
             ("port", "40123", "access", "m=audio 40123 RTP/AVP 0"),
             ("token", tok, "access", "X-Debug")], sc.report(leaks))
 
@@ -1728,8 +1857,12 @@ def run_both(argv):
     for mode in ("off", "on"):
         out = tempfile.TemporaryFile()
         cmd = [sys.executable, os.path.abspath(__file__)] + argv[1:] + ["--hide", mode]
-        procs.append((mode, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
-                                             stderr=subprocess.STDOUT), out))
+        # Own session: meson's timeout kills the test's process group
+        # (SIGTERM, SIGKILL 0.5 s later); the runs must live on to stop
+        # their daemons and delete their namespaces on the SIGTERM we pass on.
+        procs.append((mode, subprocess.Popen(netns.die_with_parent(cmd), stdin=subprocess.DEVNULL,
+                                             stdout=out, stderr=subprocess.STDOUT,
+                                             start_new_session=True), out))
     codes = {}
     try:
         deadline = time.monotonic() + 900
@@ -1757,8 +1890,36 @@ def run_both(argv):
     return 0 if codes.get("off") == 0 and codes.get("on") == 0 else 1
 
 
+def dpdk_network(hidden):
+    """--backend dpdk: this process's network (the module doc), the
+    addresses and the io: configuration that go with it; then this thread
+    moves into the UAs' namespace for good (before any socket or thread
+    exists, so all of them live there). Undone by netns.cleanup()."""
+    global ACCESS_IP, CORE_IP, UAS_IP, PHONE_IP, MEDIA_IP, NS_SBC, SIP_PORTS, IO_CONFIG
+    stale = netns.sweep_stale(NS_PREFIX + r"(\d+)[su]", NS_PREFIX + r"(\d+)")
+    if stale:
+        sys.stderr.write("deleted namespaces of killed runs: %s\n" % " ".join(stale))
+    tag = "%s%d" % (NS_PREFIX, os.getpid())
+    ns_s, ns_u = tag + "s", tag + "u"
+    access, core = DPDK_SUBNETS[hidden]
+    ACCESS_IP, PHONE_IP = access + ".1", access + ".2"
+    CORE_IP, UAS_IP = core + ".1", core + ".2"
+    MEDIA_IP = {"access": ACCESS_IP, "core": CORE_IP}
+    netns.make_netns(ns_s)
+    netns.make_netns(ns_u)
+    for sbc_dev, ua_dev, ip in (("sa", "ua", PHONE_IP), ("sc", "uc", UAS_IP)):
+        netns.veth(ns_s, sbc_dev, ns_u, ua_dev)
+        netns.run("ip", "addr", "add", ip + "/24", "dev", ua_dev, ns=ns_u)
+        netns.tx_checksum_off(ns_u, ua_dev)
+    NS_SBC = ns_s
+    SIP_PORTS = {"access": 5060, "core": 5070}
+    IO_CONFIG = DPDK_IO.format(access_ip=ACCESS_IP, core_ip=CORE_IP,
+                               prefix=netns.dpdk_file_prefix(tag))
+    netns.enter(ns_u)
+
+
 def main(argv):
-    global MODE, SBC, SRC, LOG_LEVEL, TRACE, HIDE, SCANNER
+    global MODE, SBC, SRC, LOG_LEVEL, TRACE, HIDE, SCANNER, BACKEND
     patterns, positional, verbosity = [], [], 2
     hide = None
     it = iter(argv[1:])
@@ -1780,6 +1941,11 @@ def main(argv):
                 return 2
         elif a == "--log-level":
             LOG_LEVEL = next(it, "info")
+        elif a == "--backend":
+            BACKEND = next(it, "")
+            if BACKEND not in ("socket", "dpdk"):
+                sys.stderr.write("--backend socket|dpdk\n")
+                return 2
         elif a in ("-q", "--quiet"):
             verbosity = 1
         elif a in ("-v", "--verbose"):
@@ -1802,10 +1968,35 @@ def main(argv):
             sys.stderr.write("%s: not an executable\n" % SBC)
             return 2
     if MODE != "sbc":
+        if BACKEND != "socket":
+            sys.stderr.write("--backend dpdk runs the SBC: not with --direct or --mock\n")
+            return 2
         hide = "off"                  # the reference model and direct mode do not hide
+    if BACKEND == "dpdk":
+        rc = netns.dpdk_preflight(SBC, "the DPDK call-flow suite")
+        if rc is not None:
+            return rc
     if hide in (None, "both"):
         return run_both([a for a in argv if a != "--hide" and a != "both"])
     HIDE = hide == "on"
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        if BACKEND == "dpdk":
+            dpdk_network(HIDE)
+        return run_tests(patterns, verbosity)
+    except KeyboardInterrupt as e:
+        sys.stderr.write("\ninterrupted (%s): stopping the daemon%s\n" % (
+            e, ", deleting the network" if BACKEND == "dpdk" else ""))
+        return 1
+    finally:
+        # a second SIGTERM must not cut the cleanup short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _stop_all()
+        netns.cleanup()
+
+
+def run_tests(patterns, verbosity):
+    global SCANNER
     if HIDE:
         SCANNER = leakscan.LeakScanner()
     loader = unittest.TestLoader()
@@ -1817,9 +2008,8 @@ def main(argv):
     if suite.countTestCases() == 0:
         sys.stderr.write("no test matches %r\n" % patterns)
         return 2
-    sys.stderr.write("mode: %s%s, topology hiding %s\n" % (MODE, (" (%s)" % SBC) if SBC else "",
-                                                            "on (access realm)" if HIDE else "off"))
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    sys.stderr.write("mode: %s%s, %s backend, topology hiding %s\n" % (
+        MODE, (" (%s)" % SBC) if SBC else "", BACKEND, "on (access realm)" if HIDE else "off"))
     t0 = time.monotonic()
     result = unittest.TextTestRunner(verbosity=verbosity, stream=sys.stderr).run(suite)
     ok = result.wasSuccessful()

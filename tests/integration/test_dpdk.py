@@ -38,10 +38,6 @@ the SDP (handed between workers when RSS lands it on the wrong one); the
 data-plane counters at the end, and the start-up errors (port not found,
 not enough queues, no hugepages, configuration errors).
 """
-import atexit
-import contextlib
-import ctypes
-import fcntl
 import os
 import re
 import signal
@@ -55,6 +51,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netns import (CLEANUP as _CLEANUP, cleanup as _cleanup, make_netns,  # noqa: E402
+                   netns, on_sigterm as _on_sigterm, quiet_ipv6, run, tx_checksum_off)
 from sipua import (UA, SipMessage, make_request, new_branch, new_call_id, new_tag,  # noqa: E402
                    sdp, sdp_rewrite_problem)
 
@@ -72,86 +70,9 @@ UAS_PORT = 5062
 ACCESS_MEDIA, CORE_MEDIA = (40000, 40999), (42000, 42999)
 T1 = 0.1
 
-_libc = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNET = 0x40000000
-
-
-def run(*cmd, check=True, ns=None, quiet=False):
-    if ns:
-        cmd = ("ip", "netns", "exec", ns) + cmd
-    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True)
-    if check and r.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), r.returncode, r.stdout))
-    return r.stdout
-
-
-@contextlib.contextmanager
-def netns(name):
-    """Run the body (this thread) inside network namespace name: sockets made
-    here stay in it."""
-    target = os.open("/run/netns/" + name, os.O_RDONLY)
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
-        if _libc.setns(target, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns " + name)
-        yield
-    finally:
-        if _libc.setns(home, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns back")
-        os.close(target)
-        os.close(home)
-
-
 # ---------------------------------------------------------------------------
-# Topology and daemon, torn down whatever happens
-
-_CLEANUP = []
-
-
-def _cleanup():
-    while _CLEANUP:
-        fn = _CLEANUP.pop()
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001 - best effort, keep going
-            print("cleanup: %s" % e, file=sys.stderr)
-
-
-def _on_sigterm(signum, frame):
-    raise KeyboardInterrupt("SIGTERM")
-
-
-atexit.register(_cleanup)
-
-
-def del_netns(name):
-    if os.path.exists("/run/netns/" + name):
-        run("ip", "netns", "del", name, check=False)
-
-
-def make_netns(name):
-    del_netns(name)
-    run("ip", "netns", "add", name)
-    _CLEANUP.append(lambda: del_netns(name))
-    run("ip", "link", "set", "lo", "up", ns=name)
-
-
-def tx_checksum_off(ns, dev):
-    """ethtool -K DEV tx off, without needing ethtool (SIOCETHTOOL,
-    ETHTOOL_STXCSUM)."""
-    with netns(ns):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        val = ctypes.create_string_buffer(struct.pack("II", 0x17, 0), 8)
-        ifr = struct.pack("16sP", dev.encode(), ctypes.addressof(val)).ljust(40, b"\0")
-        fcntl.ioctl(s.fileno(), 0x8946, ifr)
-    finally:
-        s.close()
-
-
-def quiet_ipv6(ns, dev):
-    run("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev, ns=ns, check=False)
+# Topology and daemon, torn down whatever happens (netns.py: the namespace
+# plumbing and the cleanup registry, shared with test_callflows.py)
 
 
 class Daemon:
