@@ -206,6 +206,9 @@ extern struct dp_global dp;
  * rte_eal_init and created the ports itself: setup() then finds the ports
  * by name and teardown() leaves EAL to it. */
 extern bool dp_eal_external;
+/* Remove EAL's runtime directory dir (its path taken before
+ * rte_eal_cleanup()); io_dpdk.c explains why. Main thread, at exit. */
+void dp_runtime_dir_remove(const char *dir);
 
 /* Set by a program that embeds the backend (perf/dpdk) before setup():
  * relay-port datagrams are always copied, as before in-place relay, so

@@ -69,7 +69,9 @@
  */
 #include "dpdk.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -752,10 +754,33 @@ static void dpdk_teardown(void)
 		st.pool[s] = NULL;
 	}
 	if (st.eal) {
+		char run_dir[PATH_MAX];
+		snprintf(run_dir, sizeof run_dir, "%s", rte_eal_get_runtime_dir());
 		rte_eal_cleanup();
+		dp_runtime_dir_remove(run_dir);
 		st.eal = false;
 	}
 	args_free();
+}
+
+/* EAL leaves its runtime directory (/var/run/dpdk/<file-prefix>: the
+ * shared config and memory-segment maps for secondary processes) behind
+ * after rte_eal_cleanup(), even with --no-shconf; with a --file-prefix per
+ * process, every run would add one. The directory is ours (our prefix) and
+ * no secondary process can use it once we exit, so remove its files and
+ * itself. dir: rte_eal_get_runtime_dir() copied before the cleanup. */
+void dp_runtime_dir_remove(const char *dir)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (!dir || !dir[0] || !(d = opendir(dir)))
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	(void)rmdir(dir);
 }
 
 static int dpdk_setup(const struct sbc_config *cfg)

@@ -48,6 +48,7 @@
  * usage: bench_dpdk [-t SECONDS] [-w WINDOW] [-c GENCPU,WORKERCPU] [-k CASE] [--json]
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
@@ -743,6 +744,9 @@ int main(int argc, char **argv)
 	if (media_rate[0] > 0 && media_rate[1] > 0 && !opt_json)
 		printf("media in place / copy: %.2fx packets per core-second (median burst cost)\n",
 		       media_rate[1] / media_rate[0]);
+	char run_dir[PATH_MAX];
+	snprintf(run_dir, sizeof run_dir, "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	dp_runtime_dir_remove(run_dir);
 	return 0;
 }

@@ -51,8 +51,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import (CLEANUP as _CLEANUP, cleanup as _cleanup, make_netns,  # noqa: E402
-                   netns, on_sigterm as _on_sigterm, quiet_ipv6, run, tx_checksum_off)
+from netns import (CLEANUP as _CLEANUP, cleanup as _cleanup, die_with_parent,  # noqa: E402
+                   make_netns, netns, on_sigterm as _on_sigterm, quiet_ipv6, run,
+                   sweep_stale, tx_checksum_off)
 from sipua import (UA, SipMessage, make_request, new_branch, new_call_id, new_tag,  # noqa: E402
                    sdp, sdp_rewrite_problem)
 
@@ -84,7 +85,8 @@ class Daemon:
             f.write(text)
         self.logpath = os.path.join(workdir, "sbc.log")
         self.log = open(self.logpath, "w+")
-        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, SBC, "-c", self.cfg],
+        self.proc = subprocess.Popen(die_with_parent(["ip", "netns", "exec", ns, SBC, "-c",
+                                                      self.cfg]),
                                      stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         _CLEANUP.append(self.stop)
@@ -1118,6 +1120,12 @@ def main():
             return 1
         print("SKIP: the DPDK integration test needs root (network namespaces, veth, TAP)")
         return 77
+    # meson's timeout SIGKILLs the test 0.5 s after its SIGTERM, which may
+    # cut the cleanup short: what a killed run left (its PID no longer
+    # runs) goes now. The daemons die with the test (die_with_parent).
+    stale = sweep_stale(r"sbct(\d+)(?:s|a|c|e|ms|mp)", r"sbct(\d+)[ehm]?")
+    if stale:
+        print("deleted what killed runs left: %s" % " ".join(stale), file=sys.stderr)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         prog = unittest.main(argv=[sys.argv[0]] + sys.argv[3:], exit=False, verbosity=2)
