@@ -175,7 +175,7 @@ static int scalar_text(struct cfg_ctx *c, const yaml_node_t *n, const char **out
 {
 	size_t i, len;
 
-	*out = ""; /* set on every path (see seq_items) */
+	*out = ""; /* set on every path (see seq_count) */
 	if (n->type != YAML_SCALAR_NODE)
 		return cfg_fail(c, n, "expected a single value, not a %s",
 				n->type == YAML_MAPPING_NODE ? "mapping" : "list");
@@ -189,20 +189,72 @@ static int scalar_text(struct cfg_ctx *c, const yaml_node_t *n, const char **out
 	return 0;
 }
 
-/* Sequence items; a null value is an empty list. */
-/* The outputs are set on every path: callers loop over them after checking
- * the result, and gcc -O3 cannot always see that order. */
-static int seq_items(struct cfg_ctx *c, yaml_node_t *n, yaml_node_item_t **items, size_t *count)
+/* ---- bounded lists ------------------------------------------------------ */
+
+/* Every list field is read in two steps: seq_count() checks the shape and
+ * the bounds (the caller may need the count to size an array first), then
+ * seq_each() reads the items with "[i]" on the field path. */
+
+/* A list's length, refused outside min..max; a null value is the empty
+ * list. noun completes the bounds message: "needs 1 to 16 addresses", or
+ * with min 0 "at most 8 ports". *count is set on every path: callers use
+ * it after checking the result, and gcc -O3 cannot always see that order. */
+static int seq_count(struct cfg_ctx *c, yaml_node_t *n, unsigned min, unsigned max,
+		     const char *noun, size_t *count)
 {
-	*items = NULL;
 	*count = 0;
-	if (is_null(n))
+	if (!is_null(n)) {
+		if (n->type != YAML_SEQUENCE_NODE)
+			return cfg_fail(c, n, "expected a list");
+		*count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	}
+	if (*count >= min && *count <= max)
 		return 0;
+	if (min)
+		return cfg_fail(c, n, "needs %u to %u %s", min, max, noun);
+	return cfg_fail(c, n, "at most %u %s", max, noun);
+}
+
+/* Reads item i of a list into obj. */
+typedef int (*item_fn)(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj);
+
+/* Each item of a list seq_count() accepted, in order; stops at the first
+ * error, whose message already carries the item's index. */
+static int seq_each(struct cfg_ctx *c, yaml_node_t *n, item_fn read, void *obj)
+{
+	yaml_node_item_t *first, *it;
+
 	if (n->type != YAML_SEQUENCE_NODE)
-		return cfg_fail(c, n, "expected a list");
-	*items = n->data.sequence.items.start;
-	*count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+		return 0; /* null: the empty list */
+	first = n->data.sequence.items.start;
+	for (it = first; it < n->data.sequence.items.top; it++) {
+		size_t i = (size_t)(it - first);
+		size_t saved = path_push_index(c, i);
+		int r = read(c, yaml_document_get_node(c->doc, *it), i, obj);
+
+		path_pop(c, saved);
+		if (r)
+			return r;
+	}
 	return 0;
+}
+
+/* A zeroed array for a list's count items, NULL for an empty list (the
+ * loaded configuration has always had no array there, not an empty one).
+ * *len, the owner's item count, is set only with the array: the owner's
+ * free walks that many items. */
+static void *seq_alloc(struct cfg_ctx *c, yaml_node_t *n, size_t count, size_t size, size_t *len,
+		       int *r)
+{
+	void *a = count ? calloc(count, size) : NULL;
+
+	*r = 0;
+	if (count && !a) {
+		*r = cfg_fail(c, n, "out of memory");
+		return NULL;
+	}
+	*len = count;
+	return a;
 }
 
 /* ---- typed values ------------------------------------------------------- */
@@ -460,7 +512,7 @@ static int get_choice(struct cfg_ctx *c, const yaml_node_t *n, const char *what,
 	size_t used = 0;
 	int r;
 
-	*out = 0; /* set on every path (see seq_items) */
+	*out = 0; /* set on every path (see seq_count) */
 	r = scalar_text(c, n, &s);
 	if (r)
 		return r;
@@ -735,33 +787,24 @@ static const struct field listen_fields[] = {
 	FFN("transport", set_transport, false),
 };
 
+static int read_listen(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	struct sbc_listen *l = &((struct sbc_realm *)obj)->listen[i];
+
+	l->port = 5060;
+	l->transport = SBC_TRANSPORT_UDP;
+	return WALK(c, item, listen_fields, l);
+}
+
 static int set_listen(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_realm *realm = obj;
-	yaml_node_item_t *items;
 	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 1, SBC_MAX_LISTEN, "addresses", &count);
 
-	if (r)
-		return r;
-	if (!count || count > SBC_MAX_LISTEN)
-		return cfg_fail(c, n, "needs 1 to %u addresses", SBC_MAX_LISTEN);
-	realm->listen = calloc(count, sizeof *realm->listen);
-	if (!realm->listen)
-		return cfg_fail(c, n, "out of memory");
-	realm->nlisten = count;
-	for (size_t i = 0; i < count; i++) {
-		struct sbc_listen *l = &realm->listen[i];
-		size_t saved = path_push_index(c, i);
-
-		l->port = 5060;
-		l->transport = SBC_TRANSPORT_UDP;
-		r = WALK(c, yaml_document_get_node(c->doc, items[i]), listen_fields, l);
-		path_pop(c, saved);
-		if (r)
-			return r;
-	}
-	return 0;
+	if (!r)
+		realm->listen = seq_alloc(c, n, count, sizeof *realm->listen, &realm->nlisten, &r);
+	return r ? r : seq_each(c, n, read_listen, realm);
 }
 
 static int set_media_ports(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -836,32 +879,27 @@ static int set_limits(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 
 static const char *const acl_policy_names[] = { "reject", "drop" };
 
+static int read_cidr(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	struct lim_cidr *cidrs = obj;
+	char why[128], pb[80];
+	const char *txt;
+	int r = scalar_text(c, item, &txt);
+
+	if (r || !lim_cidr_parse(txt, &cidrs[i], why, sizeof why))
+		return r;
+	return cfg_fail(c, item, "\"%s\" %s", printable(txt, strlen(txt), pb, sizeof pb), why);
+}
+
 /* A list of CIDRs into a new array. */
 static int get_cidrs(struct cfg_ctx *c, yaml_node_t *n, struct lim_cidr **out, size_t *count)
 {
-	yaml_node_item_t *items;
-	int r = seq_items(c, n, &items, count);
+	size_t len;
+	int r = seq_count(c, n, 0, SBC_MAX_ACL, "entries", &len);
 
-	if (r || !*count)
-		return r;
-	if (*count > SBC_MAX_ACL)
-		return cfg_fail(c, n, "at most %u entries", SBC_MAX_ACL);
-	*out = calloc(*count, sizeof(**out));
-	if (!*out)
-		return cfg_fail(c, n, "out of memory");
-	for (size_t i = 0; !r && i < *count; i++) {
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-		size_t saved = path_push_index(c, i);
-		char why[128], pb[80];
-		const char *txt;
-
-		r = scalar_text(c, item, &txt);
-		if (!r && lim_cidr_parse(txt, &(*out)[i], why, sizeof why))
-			r = cfg_fail(c, item, "\"%s\" %s", printable(txt, strlen(txt), pb, sizeof pb),
-				     why);
-		path_pop(c, saved);
-	}
-	return r;
+	if (!r)
+		*out = seq_alloc(c, n, len, sizeof **out, count, &r);
+	return r ? r : seq_each(c, n, read_cidr, *out);
 }
 
 static int set_acl_allow(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -915,7 +953,7 @@ static int set_acl(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 
 /* Headers a realm must not see. Only well-known names (a typo must not
  * silently remove nothing) and never the ones SIP cannot work without. */
-static int set_hide_headers(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+static int read_hide_header(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
 {
 	static const uint8_t needed[] = {
 		SIP_H_VIA, SIP_H_FROM, SIP_H_TO, SIP_H_CALL_ID, SIP_H_CSEQ, SIP_H_CONTACT,
@@ -924,33 +962,31 @@ static int set_hide_headers(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 		SIP_H_EVENT, SIP_H_SUBSCRIPTION_STATE, SIP_H_EXPIRES,
 	};
 	struct sbc_topology *t = obj;
-	yaml_node_item_t *items;
+	/* a list or mapping item reads as "", which no header is called */
+	const char *s = item->type == YAML_SCALAR_NODE ? sval(item) : "";
+	enum sip_hdr_id id = sip_hdr_lookup((sip_str_t){ s, (uint32_t)strlen(s) });
+
+	(void)i;
+	if (id == SIP_H_OTHER)
+		return cfg_fail(c, item, "\"%s\" is not a header name sbc knows", s);
+	if (memchr(needed, id, sizeof needed))
+		return cfg_fail(c, item, "%s cannot be removed: SIP needs it", s);
+	if (memchr(t->hide, id, t->nhide))
+		return cfg_fail(c, item, "%s is listed twice", s);
+	t->hide[t->nhide++] = (uint8_t)id;
+	return 0;
+}
+
+static int set_hide_headers(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_topology *t = obj;
 	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, SBC_MAX_HIDE_HEADERS, "headers", &count);
 
-	if (!r && count > SBC_MAX_HIDE_HEADERS)
-		return cfg_fail(c, n, "at most %u headers", SBC_MAX_HIDE_HEADERS);
+	if (r)
+		return r;
 	t->hide_headers_set = true;
-	for (size_t i = 0; !r && i < count; i++) {
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-		size_t saved = path_push_index(c, i);
-		const char *s = item->type == YAML_SCALAR_NODE ? (const char *)item->data.scalar.value : "";
-		sip_str_t name = { s, (uint32_t)strlen(s) };
-		enum sip_hdr_id id = sip_hdr_lookup(name);
-
-		if (id == SIP_H_OTHER)
-			r = cfg_fail(c, item, "\"%s\" is not a header name sbc knows", s);
-		for (size_t k = 0; !r && k < sizeof needed; k++)
-			if (needed[k] == id)
-				r = cfg_fail(c, item, "%s cannot be removed: SIP needs it", s);
-		for (size_t k = 0; !r && k < t->nhide; k++)
-			if (t->hide[k] == id)
-				r = cfg_fail(c, item, "%s is listed twice", s);
-		if (!r)
-			t->hide[t->nhide++] = (uint8_t)id;
-		path_pop(c, saved);
-	}
-	return r;
+	return seq_each(c, n, read_hide_header, t);
 }
 
 static const struct field topology_fields[] = {
@@ -1085,39 +1121,32 @@ static int realms_cross_check(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_co
 	return 0;
 }
 
+static int read_realm(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	struct sbc_realm *realm = &((struct sbc_config *)obj)->realms[i];
+	int r;
+
+	realm->hide_topology = true;
+	realm->topo.register_expires = 3600;
+	realm->limits.retry_after = 5;
+	realm->limits.flood_multiple = 4;
+	realm->limits.block_seconds = 60;
+	r = WALK(c, item, realm_fields, realm);
+	return r ? r : realm_advertise(c, item, realm);
+}
+
 static int set_realms(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_config *cfg = obj;
-	yaml_node_item_t *items;
-	size_t count, saved = c->plen;
-	int r = seq_items(c, n, &items, &count);
+	size_t count;
+	int r = seq_count(c, n, 1, SBC_MAX_REALMS, "realms", &count);
 
+	if (!r)
+		cfg->realms = seq_alloc(c, n, count, sizeof *cfg->realms, &cfg->nrealms, &r);
 	if (r)
 		return r;
-	if (!count || count > SBC_MAX_REALMS)
-		return cfg_fail(c, n, "needs 1 to %u realms", SBC_MAX_REALMS);
-	cfg->realms = calloc(count, sizeof *cfg->realms);
-	if (!cfg->realms)
-		return cfg_fail(c, n, "out of memory");
-	cfg->nrealms = count;
-	for (size_t i = 0; i < count; i++) {
-		struct sbc_realm *realm = &cfg->realms[i];
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-
-		path_push_index(c, i);
-		realm->hide_topology = true;
-		realm->topo.register_expires = 3600;
-		realm->limits.retry_after = 5;
-		realm->limits.flood_multiple = 4;
-		realm->limits.block_seconds = 60;
-		r = WALK(c, item, realm_fields, realm);
-		if (!r)
-			r = realm_advertise(c, item, realm);
-		if (r)
-			return r;
-		path_pop(c, saved);
-	}
-	return realms_cross_check(c, n, cfg);
+	r = seq_each(c, n, read_realm, cfg);
+	return r ? r : realms_cross_check(c, n, cfg);
 }
 
 /* ---- routes ------------------------------------------------------------- */
@@ -1131,7 +1160,7 @@ static int check_realm_ref(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	return get_id(c, n, name, sizeof name, true);
 }
 
-static int set_methods(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+static int read_method(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
 {
 	static const char *const names[] = {
 #define M_NAME(m) #m,
@@ -1139,24 +1168,25 @@ static int set_methods(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 #undef M_NAME
 	};
 	struct sbc_route *route = obj;
-	yaml_node_item_t *items;
+	int m, r = get_choice(c, item, "SIP method", names, sizeof names / sizeof names[0], &m);
+
+	(void)i;
+	if (r)
+		return r;
+	/* names[] follows enum sip_method from SIP_M_INVITE (= 1) on */
+	if (route->methods & (1u << (m + 1)))
+		return cfg_fail(c, item, "%s is listed twice", names[m]);
+	route->methods |= 1u << (m + 1);
+	return 0;
+}
+
+/* Unbounded: a method listed twice is refused, which bounds the list. */
+static int set_methods(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
 	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, UINT_MAX, "methods", &count);
 
-	for (size_t i = 0; !r && i < count; i++) {
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-		size_t saved = path_push_index(c, i);
-		int m;
-
-		r = get_choice(c, item, "SIP method", names, sizeof names / sizeof names[0], &m);
-		/* names[] follows enum sip_method from SIP_M_INVITE (= 1) on */
-		if (!r && (route->methods & (1u << (m + 1))))
-			r = cfg_fail(c, item, "%s is listed twice", names[m]);
-		if (!r)
-			route->methods |= 1u << (m + 1);
-		path_pop(c, saved);
-	}
-	return r;
+	return r ? r : seq_each(c, n, read_method, obj);
 }
 
 static int set_ruri_domain(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -1181,10 +1211,19 @@ static const struct field hop_fields[] = {
 	FNUM(struct sbc_next_hop, weight, F_U16, 0, 65535),
 };
 
+static int read_hop(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	struct sbc_next_hop *h = &((struct sbc_route *)obj)->hops[i];
+
+	h->port = 5060;
+	h->priority = 1;
+	h->weight = 1;
+	return WALK(c, item, hop_fields, h);
+}
+
 static int set_next_hops(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_route *route = obj;
-	yaml_node_item_t *items;
 	size_t count;
 	int r;
 
@@ -1194,26 +1233,11 @@ static int set_next_hops(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 		route->by_ruri = true;
 		return 0;
 	}
-	r = seq_items(c, n, &items, &count);
-	if (r)
-		return r;
-	if (!count || count > SBC_MAX_HOPS)
-		return cfg_fail(c, n, "needs 1 to %u next hops, or \"ruri\"", SBC_MAX_HOPS);
-	route->hops = calloc(count, sizeof *route->hops);
-	if (!route->hops)
-		return cfg_fail(c, n, "out of memory");
-	route->nhops = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		struct sbc_next_hop *h = &route->hops[i];
-		size_t saved = path_push_index(c, i);
-
-		h->port = 5060;
-		h->priority = 1;
-		h->weight = 1;
-		r = WALK(c, yaml_document_get_node(c->doc, items[i]), hop_fields, h);
-		path_pop(c, saved);
-	}
-	return r;
+	/* the noun carries the alternative to a list into the message */
+	r = seq_count(c, n, 1, SBC_MAX_HOPS, "next hops, or \"ruri\"", &count);
+	if (!r)
+		route->hops = seq_alloc(c, n, count, sizeof *route->hops, &route->nhops, &r);
+	return r ? r : seq_each(c, n, read_hop, route);
 }
 
 static const struct field route_fields[] = {
@@ -1226,27 +1250,20 @@ static const struct field route_fields[] = {
 	FFN("next_hops", set_next_hops, true),
 };
 
+static int read_route(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	return WALK(c, item, route_fields, &((struct sbc_config *)obj)->routes[i]);
+}
+
 static int set_routes(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_config *cfg = obj;
-	yaml_node_item_t *items;
 	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, SBC_MAX_ROUTES, "routes", &count);
 
-	if (r || !count)
-		return r;
-	if (count > SBC_MAX_ROUTES)
-		return cfg_fail(c, n, "at most %u routes", SBC_MAX_ROUTES);
-	cfg->routes = calloc(count, sizeof *cfg->routes);
-	if (!cfg->routes)
-		return cfg_fail(c, n, "out of memory");
-	cfg->nroutes = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		size_t saved = path_push_index(c, i);
-		r = WALK(c, yaml_document_get_node(c->doc, items[i]), route_fields, &cfg->routes[i]);
-		path_pop(c, saved);
-	}
-	return r;
+	if (!r)
+		cfg->routes = seq_alloc(c, n, count, sizeof *cfg->routes, &cfg->nroutes, &r);
+	return r ? r : seq_each(c, n, read_route, cfg);
 }
 
 static int resolve_ref(struct cfg_ctx *c, yaml_node_t *item, const struct sbc_config *cfg,
@@ -1302,24 +1319,17 @@ static int set_redis_mode(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	return r;
 }
 
+static int read_redis(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	return get_endpoint(c, item, &((struct sbc_ha *)obj)->redis[i]);
+}
+
 static int set_redis(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_ha *ha = obj;
-	yaml_node_item_t *items;
-	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, SBC_MAX_REDIS_SERVERS, "Redis servers", &ha->nredis);
 
-	if (r)
-		return r;
-	if (count > SBC_MAX_REDIS_SERVERS)
-		return cfg_fail(c, n, "at most %u Redis servers", SBC_MAX_REDIS_SERVERS);
-	ha->nredis = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		size_t saved = path_push_index(c, i);
-		r = get_endpoint(c, yaml_document_get_node(c->doc, items[i]), &ha->redis[i]);
-		path_pop(c, saved);
-	}
-	return r;
+	return r ? r : seq_each(c, n, read_redis, ha);
 }
 
 static int set_service_address(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -1392,28 +1402,22 @@ static int set_io_backend(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	return 0;
 }
 
+static int read_eal_arg(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	char *arg = ((struct sbc_io *)obj)->eal_args[i];
+	int r = get_str(c, item, arg, sizeof ((struct sbc_io *)obj)->eal_args[i]);
+
+	if (!r && !arg[0])
+		return cfg_fail(c, item, "an EAL argument must not be empty");
+	return r;
+}
+
 static int set_io_eal_args(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_io *io = obj;
-	yaml_node_item_t *items;
-	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, SBC_IO_MAX_EAL_ARGS, "EAL arguments", &io->neal_args);
 
-	if (r)
-		return r;
-	if (count > SBC_IO_MAX_EAL_ARGS)
-		return cfg_fail(c, n, "at most %u EAL arguments", SBC_IO_MAX_EAL_ARGS);
-	io->neal_args = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		size_t saved = path_push_index(c, i);
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-
-		r = get_str(c, item, io->eal_args[i], sizeof io->eal_args[i]);
-		if (!r && !io->eal_args[i][0])
-			r = cfg_fail(c, item, "an EAL argument must not be empty");
-		path_pop(c, saved);
-	}
-	return r;
+	return r ? r : seq_each(c, n, read_eal_arg, io);
 }
 
 /* PCI address as DPDK names it: [DOMAIN:]BUS:DEV.FN, hex. */
@@ -1524,30 +1528,25 @@ static int get_io_prefix(struct cfg_ctx *c, yaml_node_t *n, struct sbc_io_prefix
 	return 0;
 }
 
+/* One of a port's addresses, each listed once. */
+static int read_io_address(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	struct sbc_io_port *p = obj;
+	int r = get_io_prefix(c, item, &p->addr[i]);
+
+	for (size_t j = 0; !r && j < i; j++) {
+		if (sbc_ip_eq(&p->addr[j].ip, &p->addr[i].ip))
+			return cfg_fail(c, item, "%s is listed twice", p->addr[i].ip.text);
+	}
+	return r;
+}
+
 static int set_io_addresses(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_io_port *p = obj;
-	yaml_node_item_t *items;
-	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 1, SBC_IO_MAX_ADDRS, "addresses", &p->naddr);
 
-	if (r)
-		return r;
-	if (!count || count > SBC_IO_MAX_ADDRS)
-		return cfg_fail(c, n, "needs 1 to %u addresses", SBC_IO_MAX_ADDRS);
-	p->naddr = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		size_t saved = path_push_index(c, i);
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-
-		r = get_io_prefix(c, item, &p->addr[i]);
-		for (size_t j = 0; !r && j < i; j++) {
-			if (sbc_ip_eq(&p->addr[j].ip, &p->addr[i].ip))
-				r = cfg_fail(c, item, "%s is listed twice", p->addr[i].ip.text);
-		}
-		path_pop(c, saved);
-	}
-	return r;
+	return r ? r : seq_each(c, n, read_io_address, p);
 }
 
 static int set_io_gateway(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -1684,28 +1683,19 @@ static int io_port_check(struct cfg_ctx *c, yaml_node_t *item, struct sbc_io *io
 	return 0;
 }
 
+static int read_io_port(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	int r = WALK(c, item, io_port_fields, &((struct sbc_io *)obj)->ports[i]);
+
+	return r ? r : io_port_check(c, item, obj, i);
+}
+
 static int set_io_ports(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_io *io = obj;
-	yaml_node_item_t *items;
-	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, SBC_IO_MAX_PORTS, "ports", &io->nports);
 
-	if (r)
-		return r;
-	if (count > SBC_IO_MAX_PORTS)
-		return cfg_fail(c, n, "at most %u ports", SBC_IO_MAX_PORTS);
-	io->nports = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		size_t saved = path_push_index(c, i);
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-
-		r = WALK(c, item, io_port_fields, &io->ports[i]);
-		if (!r)
-			r = io_port_check(c, item, io, i);
-		path_pop(c, saved);
-	}
-	return r;
+	return r ? r : seq_each(c, n, read_io_port, io);
 }
 
 static const struct field io_fields[] = {
