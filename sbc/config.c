@@ -44,20 +44,29 @@ static unsigned node_line(const yaml_node_t *n)
 	return n ? (unsigned)n->start_mark.line + 1 : 1;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int cfg_fail(struct cfg_ctx *c, const yaml_node_t *n, const char *fmt, ...)
+__attribute__((format(printf, 3, 0)))
+static int cfg_vfail(struct cfg_ctx *c, const yaml_node_t *n, const char *fmt, va_list ap)
 {
 	char msg[512];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	if (c->plen)
 		snprintf(c->err, c->errlen, "%s:%u: %s: %s", c->file, node_line(n), c->path, msg);
 	else
 		snprintf(c->err, c->errlen, "%s:%u: %s", c->file, node_line(n), msg);
 	return -EINVAL;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int cfg_fail(struct cfg_ctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = cfg_vfail(c, n, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* Copy user text into a message: printable, bounded, never multi-line. */
@@ -161,6 +170,44 @@ static yaml_node_t *node_at(struct cfg_ctx *c, yaml_node_t *map, const char *key
 	if (v && index != SIZE_MAX)
 		v = seq_item(c, v, index);
 	return v ? v : map;
+}
+
+/* Checks across fields run after a mapping is read and name the field
+ * they blame: fail at map[key][index] (index SIZE_MAX: at map[key]) with
+ * the field path extended to it. A key the file leaves out (a default is
+ * to blame) points at the mapping itself. */
+static int vfail_at(struct cfg_ctx *c, yaml_node_t *map, const char *key, size_t index,
+		    const char *fmt, va_list ap)
+{
+	path_push(c, key);
+	if (index != SIZE_MAX)
+		path_push_index(c, index);
+	return cfg_vfail(c, node_at(c, map, key, index), fmt, ap);
+}
+
+__attribute__((format(printf, 4, 5)))
+static int fail_key(struct cfg_ctx *c, yaml_node_t *map, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vfail_at(c, map, key, SIZE_MAX, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+__attribute__((format(printf, 5, 6)))
+static int fail_item(struct cfg_ctx *c, yaml_node_t *map, const char *key, size_t index,
+		     const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vfail_at(c, map, key, index, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 static int visit(struct cfg_ctx *c, const yaml_node_t *n)
@@ -713,18 +760,15 @@ static const struct field sip_fields[] = {
 static int set_sip(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_sip *sip = &((struct sbc_config *)obj)->sip;
-	yaml_node_t *t2 = map_value(c, n, "t2_ms");
 	int r = WALK(c, n, sip_fields, sip);
 
 	if (r || sip->t1_ms <= sip->t2_ms)
 		return r;
-	if (t2) {
-		path_push(c, "t2_ms");
-		return cfg_fail(c, t2, "%u is less than t1_ms (%u)", sip->t2_ms, sip->t1_ms);
-	}
-	path_push(c, "t1_ms");
-	return cfg_fail(c, map_value(c, n, "t1_ms"), "%u exceeds t2_ms (%u)", sip->t1_ms,
-			sip->t2_ms);
+	/* blame the value the file gave: t2_ms when given, else t1_ms */
+	if (map_value(c, n, "t2_ms"))
+		return fail_key(c, n, "t2_ms", "%u is less than t1_ms (%u)", sip->t2_ms,
+				sip->t1_ms);
+	return fail_key(c, n, "t1_ms", "%u exceeds t2_ms (%u)", sip->t1_ms, sip->t2_ms);
 }
 
 static int set_metrics(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -853,9 +897,7 @@ static int set_media(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 
 	if (r || !ip_is_any(&m->ip))
 		return r;
-	path_push(c, "address");
-	return cfg_fail(c, map_value(c, n, "address"),
-			"must be a specific address: it is written into SDP");
+	return fail_key(c, n, "address", "must be a specific address: it is written into SDP");
 }
 
 static const struct field limits_fields[] = {
@@ -943,9 +985,7 @@ static int set_acl(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 			if (!lim_cidr_eq(&a->deny[i], &a->allow[j]))
 				continue;
 			lim_cidr_format(&a->deny[i], txt, sizeof txt);
-			path_push(c, "deny");
-			path_push_index(c, i);
-			return cfg_fail(c, node_at(c, n, "deny", i), "%s is also allow[%zu]", txt, j);
+			return fail_item(c, n, "deny", i, "%s is also allow[%zu]", txt, j);
 		}
 	}
 	return r;
@@ -1022,14 +1062,11 @@ static int realm_advertise(struct cfg_ctx *c, yaml_node_t *item, struct sbc_real
 	if (realm->advertise.name[0]) {
 		if (!ip_is_any(&realm->advertise.ip))
 			return 0;
-		path_push(c, "advertise");
-		return cfg_fail(c, map_value(c, item, "advertise"),
-				"cannot advertise a wildcard address");
+		return fail_key(c, item, "advertise", "cannot advertise a wildcard address");
 	}
-	if (ip_is_any(first)) {
-		path_push(c, "advertise");
-		return cfg_fail(c, item, "required when listening on a wildcard address");
-	}
+	if (ip_is_any(first)) /* advertise is absent: points at the realm */
+		return fail_key(c, item, "advertise",
+				"required when listening on a wildcard address");
 	realm->advertise.ip = *first;
 	memcpy(realm->advertise.name, first->text, sizeof first->text);
 	return 0;
@@ -1041,8 +1078,7 @@ static int realm_dup_name(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_config
 		if (strcmp(cfg->realms[i].name, cfg->realms[j].name))
 			continue;
 		path_push_index(c, i);
-		path_push(c, "name");
-		return cfg_fail(c, node_at(c, seq_item(c, seq, i), "name", SIZE_MAX),
+		return fail_key(c, seq_item(c, seq, i), "name",
 				"\"%s\" is already the name of realms[%zu]", cfg->realms[i].name, j);
 	}
 	return 0;
@@ -1060,12 +1096,10 @@ static int realm_dup_listen(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_conf
 			    !ip_overlap(&o->ip, &l->ip))
 				continue;
 			path_push_index(c, i);
-			path_push(c, "listen");
-			path_push_index(c, k);
-			return cfg_fail(c, node_at(c, seq_item(c, seq, i), "listen", k),
-					"%s port %u/%s is already used by realms[%zu].listen[%zu] (%s)",
-					l->ip.text, l->port, transport_names[l->transport], j, m,
-					o->ip.text);
+			return fail_item(c, seq_item(c, seq, i), "listen", k,
+					 "%s port %u/%s is already used by realms[%zu].listen[%zu] (%s)",
+					 l->ip.text, l->port, transport_names[l->transport], j, m,
+					 o->ip.text);
 		}
 	}
 	return 0;
@@ -1102,9 +1136,7 @@ static int realm_media_clash(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_con
 		return 0;
 	path_push_index(c, i);
 	path_push(c, "media");
-	path_push(c, "ports");
-	return cfg_fail(c, node_at(c, at, "ports", SIZE_MAX), "%u-%u %s", m->port_first,
-			m->port_last, what);
+	return fail_key(c, at, "ports", "%u-%u %s", m->port_first, m->port_last, what);
 }
 
 static int realms_cross_check(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_config *cfg)
@@ -1297,9 +1329,8 @@ static int routes_resolve(struct cfg_ctx *c, yaml_node_t *root, struct sbc_confi
 		for (size_t j = 0; !r && j < i; j++) {
 			if (strcmp(route->name, cfg->routes[j].name))
 				continue;
-			path_push(c, "name");
-			r = cfg_fail(c, map_value(c, item, "name"),
-				     "\"%s\" is already the name of routes[%zu]", route->name, j);
+			r = fail_key(c, item, "name", "\"%s\" is already the name of routes[%zu]",
+				     route->name, j);
 		}
 		if (r)
 			return r;
@@ -1354,14 +1385,6 @@ static const struct field ha_fields[] = {
 	FFN("service_address", set_service_address, false),
 };
 
-static int ha_fail(struct cfg_ctx *c, yaml_node_t *n, const char *key, const char *msg)
-{
-	yaml_node_t *v = map_value(c, n, key);
-
-	path_push(c, key);
-	return cfg_fail(c, v ? v : n, "%s", msg);
-}
-
 static int set_ha(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_ha *ha = &((struct sbc_config *)obj)->ha;
@@ -1370,17 +1393,17 @@ static int set_ha(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	if (r)
 		return r;
 	if (ha->renew_ms >= ha->lease_ms)
-		return ha_fail(c, n, "renew_ms", "must be shorter than lease_ms");
+		return fail_key(c, n, "renew_ms", "must be shorter than lease_ms");
 	if (!ha->enabled)
 		return 0;
 	if (!ha->node_id[0])
-		return ha_fail(c, n, "node_id", "required when ha is enabled");
+		return fail_key(c, n, "node_id", "required when ha is enabled");
 	if (!ha->pair[0])
-		return ha_fail(c, n, "pair", "required when ha is enabled");
+		return fail_key(c, n, "pair", "required when ha is enabled");
 	if (!ha->nredis)
-		return ha_fail(c, n, "redis", "at least one server is required when ha is enabled");
+		return fail_key(c, n, "redis", "at least one server is required when ha is enabled");
 	if (ha->redis_mode == SBC_REDIS_SENTINEL && !ha->sentinel_master[0])
-		return ha_fail(c, n, "sentinel_master", "required with redis_mode sentinel");
+		return fail_key(c, n, "sentinel_master", "required with redis_mode sentinel");
 	return 0;
 }
 
@@ -1640,43 +1663,30 @@ static int io_port_check(struct cfg_ctx *c, yaml_node_t *item, struct sbc_io *io
 
 	for (size_t k = 0; k < p->naddr && !on_link; k++)
 		on_link = io_prefix_covers(&p->addr[k], &p->gateway);
-	if (!on_link) {
-		path_push(c, "gateway");
-		return cfg_fail(c, map_value(c, item, "gateway"),
-				"%s is not inside any of the port's address prefixes",
-				p->gateway.text);
-	}
+	if (!on_link)
+		return fail_key(c, item, "gateway", "%s is not inside any of the port's address "
+				"prefixes", p->gateway.text);
 	on_link = p->gateway6.family == AF_UNSPEC || IN6_IS_ADDR_LINKLOCAL(&p->gateway6.u.v6);
 	for (size_t k = 0; k < p->naddr && !on_link; k++)
 		on_link = io_prefix_covers(&p->addr[k], &p->gateway6);
-	if (!on_link) {
-		path_push(c, "gateway6");
-		return cfg_fail(c, map_value(c, item, "gateway6"),
-				"%s is neither link-local nor inside any of the port's address "
-				"prefixes", p->gateway6.text);
-	}
+	if (!on_link)
+		return fail_key(c, item, "gateway6", "%s is neither link-local nor inside any of "
+				"the port's address prefixes", p->gateway6.text);
 	for (size_t j = 0; j < i; j++) {
 		const struct sbc_io_port *o = &io->ports[j];
-		if (nlen == io_devname_len(o->device) && !strncmp(p->device, o->device, nlen)) {
-			path_push(c, "device");
-			return cfg_fail(c, map_value(c, item, "device"),
-					"\"%.*s\" is already io.ports[%zu].device", (int)nlen,
-					p->device, j);
-		}
-		if (p->kernel_tap[0] && !strcmp(p->kernel_tap, o->kernel_tap)) {
-			path_push(c, "kernel_tap");
-			return cfg_fail(c, map_value(c, item, "kernel_tap"),
+		if (nlen == io_devname_len(o->device) && !strncmp(p->device, o->device, nlen))
+			return fail_key(c, item, "device", "\"%.*s\" is already io.ports[%zu].device",
+					(int)nlen, p->device, j);
+		if (p->kernel_tap[0] && !strcmp(p->kernel_tap, o->kernel_tap))
+			return fail_key(c, item, "kernel_tap",
 					"\"%s\" is already io.ports[%zu].kernel_tap", p->kernel_tap, j);
-		}
 		for (size_t k = 0; k < p->naddr; k++) {
 			for (size_t m = 0; m < o->naddr; m++) {
 				if (!sbc_ip_eq(&p->addr[k].ip, &o->addr[m].ip))
 					continue;
-				path_push(c, "addresses");
-				path_push_index(c, k);
-				return cfg_fail(c, node_at(c, item, "addresses", k),
-						"%s is already an address of io.ports[%zu]",
-						p->addr[k].ip.text, j);
+				return fail_item(c, item, "addresses", k,
+						 "%s is already an address of io.ports[%zu]",
+						 p->addr[k].ip.text, j);
 			}
 		}
 	}
@@ -1728,11 +1738,9 @@ static int io_eal_dup_vdev(struct cfg_ctx *c, yaml_node_t *n, const struct sbc_i
 			size_t len = io_devname_len(io->ports[p].device);
 			if (len != io_devname_len(a) || strncmp(a, io->ports[p].device, len))
 				continue;
-			path_push(c, "eal_args");
-			path_push_index(c, at);
-			return cfg_fail(c, node_at(c, n, "eal_args", at),
-					"\"%.*s\" is io.ports[%zu].device, which the backend adds to the "
-					"EAL arguments itself: remove it here", (int)len, a, p);
+			return fail_item(c, n, "eal_args", at,
+					 "\"%.*s\" is io.ports[%zu].device, which the backend adds to "
+					 "the EAL arguments itself: remove it here", (int)len, a, p);
 		}
 	}
 	return 0;
@@ -1795,10 +1803,8 @@ static int io_resolve(struct cfg_ctx *c, yaml_node_t *root, struct sbc_config *c
 	if (io->backend != SBC_IO_DPDK)
 		return 0;
 	if (!io->nports) {
-		yaml_node_t *ion = map_value(c, root, "io");
 		path_push(c, "io");
-		path_push(c, "ports");
-		return cfg_fail(c, node_at(c, ion, "ports", SIZE_MAX),
+		return fail_key(c, map_value(c, root, "io"), "ports",
 				"the dpdk backend needs at least one port");
 	}
 	for (size_t i = 0; !r && i < cfg->nrealms; i++) {
