@@ -267,7 +267,7 @@ typedef int (*item_fn)(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj
 
 /* Each item of a list seq_count() accepted, in order; stops at the first
  * error, whose message already carries the item's index. */
-static int seq_each(struct cfg_ctx *c, yaml_node_t *n, item_fn read, void *obj)
+static int seq_each(struct cfg_ctx *c, yaml_node_t *n, item_fn read_item, void *obj)
 {
 	yaml_node_item_t *first, *it;
 
@@ -277,7 +277,7 @@ static int seq_each(struct cfg_ctx *c, yaml_node_t *n, item_fn read, void *obj)
 	for (it = first; it < n->data.sequence.items.top; it++) {
 		size_t i = (size_t)(it - first);
 		size_t saved = path_push_index(c, i);
-		int r = read(c, yaml_document_get_node(c->doc, *it), i, obj);
+		int r = read_item(c, yaml_document_get_node(c->doc, *it), i, obj);
 
 		path_pop(c, saved);
 		if (r)
@@ -928,8 +928,10 @@ static int read_cidr(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
 	const char *txt;
 	int r = scalar_text(c, item, &txt);
 
-	if (r || !lim_cidr_parse(txt, &cidrs[i], why, sizeof why))
+	if (r)
 		return r;
+	if (lim_cidr_parse(txt, &cidrs[i], why, sizeof why) == 0)
+		return 0;
 	return cfg_fail(c, item, "\"%s\" %s", printable(txt, strlen(txt), pb, sizeof pb), why);
 }
 
@@ -1427,10 +1429,10 @@ static int set_io_backend(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 
 static int read_eal_arg(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
 {
-	char *arg = ((struct sbc_io *)obj)->eal_args[i];
-	int r = get_str(c, item, arg, sizeof ((struct sbc_io *)obj)->eal_args[i]);
+	struct sbc_io *io = obj;
+	int r = get_str(c, item, io->eal_args[i], sizeof io->eal_args[i]);
 
-	if (!r && !arg[0])
+	if (!r && !io->eal_args[i][0])
 		return cfg_fail(c, item, "an EAL argument must not be empty");
 	return r;
 }
