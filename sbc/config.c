@@ -176,39 +176,24 @@ static yaml_node_t *node_at(struct cfg_ctx *c, yaml_node_t *map, const char *key
  * they blame: fail at map[key][index] (index SIZE_MAX: at map[key]) with
  * the field path extended to it. A key the file leaves out (a default is
  * to blame) points at the mapping itself. */
-static int vfail_at(struct cfg_ctx *c, yaml_node_t *map, const char *key, size_t index,
-		    const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 6)))
+static int fail_at(struct cfg_ctx *c, yaml_node_t *map, const char *key, size_t index,
+		   const char *fmt, ...)
 {
+	va_list ap;
+	int r;
+
 	path_push(c, key);
 	if (index != SIZE_MAX)
 		path_push_index(c, index);
-	return cfg_vfail(c, node_at(c, map, key, index), fmt, ap);
-}
-
-__attribute__((format(printf, 4, 5)))
-static int fail_key(struct cfg_ctx *c, yaml_node_t *map, const char *key, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
 	va_start(ap, fmt);
-	r = vfail_at(c, map, key, SIZE_MAX, fmt, ap);
+	r = cfg_vfail(c, node_at(c, map, key, index), fmt, ap);
 	va_end(ap);
 	return r;
 }
 
-__attribute__((format(printf, 5, 6)))
-static int fail_item(struct cfg_ctx *c, yaml_node_t *map, const char *key, size_t index,
-		     const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vfail_at(c, map, key, index, fmt, ap);
-	va_end(ap);
-	return r;
-}
+/* fail_at() map[key] itself. */
+#define fail_key(c, map, key, ...) fail_at(c, map, key, SIZE_MAX, __VA_ARGS__)
 
 static int visit(struct cfg_ctx *c, const yaml_node_t *n)
 {
@@ -987,7 +972,7 @@ static int set_acl(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 			if (!lim_cidr_eq(&a->deny[i], &a->allow[j]))
 				continue;
 			lim_cidr_format(&a->deny[i], txt, sizeof txt);
-			return fail_item(c, n, "deny", i, "%s is also allow[%zu]", txt, j);
+			return fail_at(c, n, "deny", i, "%s is also allow[%zu]", txt, j);
 		}
 	}
 	return r;
@@ -1098,10 +1083,10 @@ static int realm_dup_listen(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_conf
 			    !ip_overlap(&o->ip, &l->ip))
 				continue;
 			path_push_index(c, i);
-			return fail_item(c, seq_item(c, seq, i), "listen", k,
-					 "%s port %u/%s is already used by realms[%zu].listen[%zu] (%s)",
-					 l->ip.text, l->port, transport_names[l->transport], j, m,
-					 o->ip.text);
+			return fail_at(c, seq_item(c, seq, i), "listen", k,
+				       "%s port %u/%s is already used by realms[%zu].listen[%zu] (%s)",
+				       l->ip.text, l->port, transport_names[l->transport], j, m,
+				       o->ip.text);
 		}
 	}
 	return 0;
@@ -1677,8 +1662,9 @@ static int io_port_check(struct cfg_ctx *c, yaml_node_t *item, struct sbc_io *io
 	for (size_t j = 0; j < i; j++) {
 		const struct sbc_io_port *o = &io->ports[j];
 		if (nlen == io_devname_len(o->device) && !strncmp(p->device, o->device, nlen))
-			return fail_key(c, item, "device", "\"%.*s\" is already io.ports[%zu].device",
-					(int)nlen, p->device, j);
+			return fail_key(c, item, "device",
+					"\"%.*s\" is already io.ports[%zu].device", (int)nlen,
+					p->device, j);
 		if (p->kernel_tap[0] && !strcmp(p->kernel_tap, o->kernel_tap))
 			return fail_key(c, item, "kernel_tap",
 					"\"%s\" is already io.ports[%zu].kernel_tap", p->kernel_tap, j);
@@ -1686,9 +1672,9 @@ static int io_port_check(struct cfg_ctx *c, yaml_node_t *item, struct sbc_io *io
 			for (size_t m = 0; m < o->naddr; m++) {
 				if (!sbc_ip_eq(&p->addr[k].ip, &o->addr[m].ip))
 					continue;
-				return fail_item(c, item, "addresses", k,
-						 "%s is already an address of io.ports[%zu]",
-						 p->addr[k].ip.text, j);
+				return fail_at(c, item, "addresses", k,
+					       "%s is already an address of io.ports[%zu]",
+					       p->addr[k].ip.text, j);
 			}
 		}
 	}
@@ -1740,9 +1726,9 @@ static int io_eal_dup_vdev(struct cfg_ctx *c, yaml_node_t *n, const struct sbc_i
 			size_t len = io_devname_len(io->ports[p].device);
 			if (len != io_devname_len(a) || strncmp(a, io->ports[p].device, len))
 				continue;
-			return fail_item(c, n, "eal_args", at,
-					 "\"%.*s\" is io.ports[%zu].device, which the backend adds to "
-					 "the EAL arguments itself: remove it here", (int)len, a, p);
+			return fail_at(c, n, "eal_args", at,
+				       "\"%.*s\" is io.ports[%zu].device, which the backend adds to "
+				       "the EAL arguments itself: remove it here", (int)len, a, p);
 		}
 	}
 	return 0;
