@@ -993,7 +993,6 @@ static int read_hide_header(struct cfg_ctx *c, yaml_node_t *item, size_t i, void
 	const char *s = item->type == YAML_SCALAR_NODE ? sval(item) : "";
 	enum sip_hdr_id id = sip_hdr_lookup((sip_str_t){ s, (uint32_t)strlen(s) });
 
-	(void)i;
 	if (id == SIP_H_OTHER)
 		return cfg_fail(c, item, "\"%s\" is not a header name sbc knows", s);
 	if (memchr(needed, id, sizeof needed))
@@ -1189,7 +1188,6 @@ static int read_method(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj
 	struct sbc_route *route = obj;
 	int m, r = get_choice(c, item, "SIP method", names, sizeof names / sizeof names[0], &m);
 
-	(void)i;
 	if (r)
 		return r;
 	/* names[] follows enum sip_method from SIP_M_INVITE (= 1) on */

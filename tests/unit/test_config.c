@@ -400,15 +400,9 @@ struct list_case {
 	const char *too_many;   /* the message for max + 1 */
 };
 
-#define REALM_WITH(extra)                                                      \
-	"realms:\n"                                                            \
-	"  - name: a\n"                                                        \
-	"    listen: [{ address: 127.0.0.1 }]\n"                               \
-	"    media: { address: 127.0.0.1, ports: 10000-10999 }\n" extra
-
 #define ROUTE_WITH(fields)                                                     \
-	REALM_WITH("routes:\n"                                                 \
-		   "  - { name: r, from_realm: a, to_realm: a, " fields " }\n")
+	MIN_REALM "routes:\n"                                                  \
+	"  - { name: r, from_realm: a, to_realm: a, " fields " }\n"
 
 /* Every bounded list takes its maximum and refuses one item more, at the
  * list's own line. */
@@ -421,13 +415,13 @@ static void test_list_bounds(void **state)
 		  "mem.yaml:3: realms[0].listen: needs 1 to 16 addresses" },
 		{ ROUTE_WITH("next_hops: %s"), "{ host: 10.0.0.", " }", SBC_MAX_HOPS,
 		  "mem.yaml:6: routes[0].next_hops: needs 1 to 32 next hops, or \"ruri\"" },
-		{ REALM_WITH("    acl: { deny: %s }\n"), "2001:db8:", "::/48", SBC_MAX_ACL,
+		{ MIN_REALM "    acl: { deny: %s }\n", "2001:db8:", "::/48", SBC_MAX_ACL,
 		  "mem.yaml:5: realms[0].acl.deny: at most 4096 entries" },
-		{ REALM_WITH("ha: { redis: %s }\n"), "10.0.0.1:", "", SBC_MAX_REDIS_SERVERS,
+		{ MIN_REALM "ha: { redis: %s }\n", "10.0.0.1:", "", SBC_MAX_REDIS_SERVERS,
 		  "mem.yaml:5: ha.redis: at most 8 Redis servers" },
-		{ REALM_WITH("io: { eal_args: %s }\n"), "--a", "", SBC_IO_MAX_EAL_ARGS,
+		{ MIN_REALM "io: { eal_args: %s }\n", "--a", "", SBC_IO_MAX_EAL_ARGS,
 		  "mem.yaml:5: io.eal_args: at most 32 EAL arguments" },
-		{ REALM_WITH("io: { ports: [{ device: net_null0, addresses: %s }] }\n"), "10.0.",
+		{ MIN_REALM "io: { ports: [{ device: net_null0, addresses: %s }] }\n", "10.0.",
 		  ".1/24", SBC_IO_MAX_ADDRS,
 		  "mem.yaml:5: io.ports[0].addresses: needs 1 to 16 addresses" },
 	};
@@ -452,12 +446,12 @@ static void test_list_count_first(void **state)
 	static const struct list_case cases[] = {
 		{ "realms: %s\n", "r", "", SBC_MAX_REALMS,
 		  "mem.yaml:1: realms: needs 1 to 64 realms" },
-		{ REALM_WITH("routes: %s\n"), "r", "", SBC_MAX_ROUTES,
+		{ MIN_REALM "routes: %s\n", "r", "", SBC_MAX_ROUTES,
 		  "mem.yaml:5: routes: at most 4096 routes" },
-		{ REALM_WITH("    topology: { hide_headers: %s }\n"), "X-H", "",
+		{ MIN_REALM "    topology: { hide_headers: %s }\n", "X-H", "",
 		  SBC_MAX_HIDE_HEADERS,
 		  "mem.yaml:5: realms[0].topology.hide_headers: at most 24 headers" },
-		{ REALM_WITH("io: { ports: %s }\n"), "p", "", SBC_IO_MAX_PORTS,
+		{ MIN_REALM "io: { ports: %s }\n", "p", "", SBC_IO_MAX_PORTS,
 		  "mem.yaml:5: io.ports: at most 8 ports" },
 	};
 
@@ -498,7 +492,7 @@ static void test_empty_lists(void **state)
 	assert_int_equal(cfg->routes[0].methods, 0); /* any method */
 	sbc_config_free(cfg);
 
-	cfg = parse_ok(REALM_WITH("routes: []\n"));
+	cfg = parse_ok(MIN_REALM "routes: []\n");
 	assert_int_equal(cfg->nroutes, 0);
 	assert_null(cfg->routes);
 	sbc_config_free(cfg);
@@ -507,7 +501,7 @@ static void test_empty_lists(void **state)
 	parse_fails("realms:\n  - name: a\n    listen: ~\n"
 		    "    media: { address: 127.0.0.1, ports: 10000-10999 }\n",
 		    "mem.yaml:3: realms[0].listen: needs 1 to 16 addresses");
-	parse_fails(REALM_WITH("io: { ports: [{ device: net_null0, addresses: [] }] }\n"),
+	parse_fails(MIN_REALM "io: { ports: [{ device: net_null0, addresses: [] }] }\n",
 		    "mem.yaml:5: io.ports[0].addresses: needs 1 to 16 addresses");
 }
 
@@ -521,24 +515,24 @@ static void test_not_a_list(void **state)
 		{ "realms:\n  - name: a\n    listen: { address: 127.0.0.1 }\n"
 		  "    media: { address: 127.0.0.1, ports: 10000-10999 }\n",
 		  "mem.yaml:3: realms[0].listen: expected a list" },
-		{ REALM_WITH("routes: { name: r }\n"), "mem.yaml:5: routes: expected a list" },
-		{ REALM_WITH("    acl: { deny: 10.0.0.0/8 }\n"),
+		{ MIN_REALM "routes: { name: r }\n", "mem.yaml:5: routes: expected a list" },
+		{ MIN_REALM "    acl: { deny: 10.0.0.0/8 }\n",
 		  "mem.yaml:5: realms[0].acl.deny: expected a list" },
-		{ REALM_WITH("    topology: { hide_headers: User-Agent }\n"),
+		{ MIN_REALM "    topology: { hide_headers: User-Agent }\n",
 		  "mem.yaml:5: realms[0].topology.hide_headers: expected a list" },
 		{ ROUTE_WITH("methods: INVITE, next_hops: ruri"),
 		  "mem.yaml:6: routes[0].methods: expected a list" },
 		{ ROUTE_WITH("next_hops: { host: 10.0.0.1 }"),
 		  "mem.yaml:6: routes[0].next_hops: expected a list" },
-		{ REALM_WITH("ha: { redis: \"10.0.0.1:6379\" }\n"),
+		{ MIN_REALM "ha: { redis: \"10.0.0.1:6379\" }\n",
 		  "mem.yaml:5: ha.redis: expected a list" },
-		{ REALM_WITH("io: { eal_args: --a }\n"), "mem.yaml:5: io.eal_args: expected a list" },
-		{ REALM_WITH("io: { ports: { device: net_null0 } }\n"),
+		{ MIN_REALM "io: { eal_args: --a }\n", "mem.yaml:5: io.eal_args: expected a list" },
+		{ MIN_REALM "io: { ports: { device: net_null0 } }\n",
 		  "mem.yaml:5: io.ports: expected a list" },
-		{ REALM_WITH("io: { ports: [{ device: net_null0, addresses: 10.0.0.1/24 }] }\n"),
+		{ MIN_REALM "io: { ports: [{ device: net_null0, addresses: 10.0.0.1/24 }] }\n",
 		  "mem.yaml:5: io.ports[0].addresses: expected a list" },
 		/* and a list where an item's mapping belongs */
-		{ REALM_WITH("io: { ports: [[net_null0]] }\n"),
+		{ MIN_REALM "io: { ports: [[net_null0]] }\n",
 		  "mem.yaml:5: io.ports[0]: expected a mapping of fields" },
 	};
 
