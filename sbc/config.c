@@ -44,20 +44,29 @@ static unsigned node_line(const yaml_node_t *n)
 	return n ? (unsigned)n->start_mark.line + 1 : 1;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int cfg_fail(struct cfg_ctx *c, const yaml_node_t *n, const char *fmt, ...)
+__attribute__((format(printf, 3, 0)))
+static int cfg_vfail(struct cfg_ctx *c, const yaml_node_t *n, const char *fmt, va_list ap)
 {
 	char msg[512];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	if (c->plen)
 		snprintf(c->err, c->errlen, "%s:%u: %s: %s", c->file, node_line(n), c->path, msg);
 	else
 		snprintf(c->err, c->errlen, "%s:%u: %s", c->file, node_line(n), msg);
 	return -EINVAL;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int cfg_fail(struct cfg_ctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = cfg_vfail(c, n, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* Copy user text into a message: printable, bounded, never multi-line. */
@@ -163,6 +172,29 @@ static yaml_node_t *node_at(struct cfg_ctx *c, yaml_node_t *map, const char *key
 	return v ? v : map;
 }
 
+/* Checks across fields run after a mapping is read and name the field
+ * they blame: fail at map[key][index] (index SIZE_MAX: at map[key]) with
+ * the field path extended to it. A key the file leaves out (a default is
+ * to blame) points at the mapping itself. */
+__attribute__((format(printf, 5, 6)))
+static int fail_at(struct cfg_ctx *c, yaml_node_t *map, const char *key, size_t index,
+		   const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	path_push(c, key);
+	if (index != SIZE_MAX)
+		path_push_index(c, index);
+	va_start(ap, fmt);
+	r = cfg_vfail(c, node_at(c, map, key, index), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* fail_at() map[key] itself. */
+#define fail_key(c, map, key, ...) fail_at(c, map, key, SIZE_MAX, __VA_ARGS__)
+
 static int visit(struct cfg_ctx *c, const yaml_node_t *n)
 {
 	if (++c->visits > CFG_MAX_VISITS)
@@ -175,7 +207,7 @@ static int scalar_text(struct cfg_ctx *c, const yaml_node_t *n, const char **out
 {
 	size_t i, len;
 
-	*out = ""; /* set on every path (see seq_items) */
+	*out = ""; /* set on every path (see seq_count) */
 	if (n->type != YAML_SCALAR_NODE)
 		return cfg_fail(c, n, "expected a single value, not a %s",
 				n->type == YAML_MAPPING_NODE ? "mapping" : "list");
@@ -189,20 +221,72 @@ static int scalar_text(struct cfg_ctx *c, const yaml_node_t *n, const char **out
 	return 0;
 }
 
-/* Sequence items; a null value is an empty list. */
-/* The outputs are set on every path: callers loop over them after checking
- * the result, and gcc -O3 cannot always see that order. */
-static int seq_items(struct cfg_ctx *c, yaml_node_t *n, yaml_node_item_t **items, size_t *count)
+/* ---- bounded lists ------------------------------------------------------ */
+
+/* Every list field is read in two steps: seq_count() checks the shape and
+ * the bounds (the caller may need the count to size an array first), then
+ * seq_each() reads the items with "[i]" on the field path. */
+
+/* A list's length, refused outside min..max; a null value is the empty
+ * list. noun completes the bounds message: "needs 1 to 16 addresses", or
+ * with min 0 "at most 8 ports". *count is set on every path: callers use
+ * it after checking the result, and gcc -O3 cannot always see that order. */
+static int seq_count(struct cfg_ctx *c, yaml_node_t *n, unsigned min, unsigned max,
+		     const char *noun, size_t *count)
 {
-	*items = NULL;
 	*count = 0;
-	if (is_null(n))
+	if (!is_null(n)) {
+		if (n->type != YAML_SEQUENCE_NODE)
+			return cfg_fail(c, n, "expected a list");
+		*count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	}
+	if (*count >= min && *count <= max)
 		return 0;
+	if (min)
+		return cfg_fail(c, n, "needs %u to %u %s", min, max, noun);
+	return cfg_fail(c, n, "at most %u %s", max, noun);
+}
+
+/* Reads item i of a list into obj. */
+typedef int (*item_fn)(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj);
+
+/* Each item of a list seq_count() accepted, in order; stops at the first
+ * error, whose message already carries the item's index. */
+static int seq_each(struct cfg_ctx *c, yaml_node_t *n, item_fn read_item, void *obj)
+{
+	yaml_node_item_t *first, *it;
+
 	if (n->type != YAML_SEQUENCE_NODE)
-		return cfg_fail(c, n, "expected a list");
-	*items = n->data.sequence.items.start;
-	*count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+		return 0; /* null: the empty list */
+	first = n->data.sequence.items.start;
+	for (it = first; it < n->data.sequence.items.top; it++) {
+		size_t i = (size_t)(it - first);
+		size_t saved = path_push_index(c, i);
+		int r = read_item(c, yaml_document_get_node(c->doc, *it), i, obj);
+
+		path_pop(c, saved);
+		if (r)
+			return r;
+	}
 	return 0;
+}
+
+/* A zeroed array for a list's count items, NULL for an empty list (the
+ * loaded configuration has always had no array there, not an empty one).
+ * *len, the owner's item count, is set only with the array: the owner's
+ * free walks that many items. */
+static void *seq_alloc(struct cfg_ctx *c, yaml_node_t *n, size_t count, size_t size, size_t *len,
+		       int *r)
+{
+	void *a = count ? calloc(count, size) : NULL;
+
+	*r = 0;
+	if (count && !a) {
+		*r = cfg_fail(c, n, "out of memory");
+		return NULL;
+	}
+	*len = count;
+	return a;
 }
 
 /* ---- typed values ------------------------------------------------------- */
@@ -460,7 +544,7 @@ static int get_choice(struct cfg_ctx *c, const yaml_node_t *n, const char *what,
 	size_t used = 0;
 	int r;
 
-	*out = 0; /* set on every path (see seq_items) */
+	*out = 0; /* set on every path (see seq_count) */
 	r = scalar_text(c, n, &s);
 	if (r)
 		return r;
@@ -661,18 +745,15 @@ static const struct field sip_fields[] = {
 static int set_sip(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_sip *sip = &((struct sbc_config *)obj)->sip;
-	yaml_node_t *t2 = map_value(c, n, "t2_ms");
 	int r = WALK(c, n, sip_fields, sip);
 
 	if (r || sip->t1_ms <= sip->t2_ms)
 		return r;
-	if (t2) {
-		path_push(c, "t2_ms");
-		return cfg_fail(c, t2, "%u is less than t1_ms (%u)", sip->t2_ms, sip->t1_ms);
-	}
-	path_push(c, "t1_ms");
-	return cfg_fail(c, map_value(c, n, "t1_ms"), "%u exceeds t2_ms (%u)", sip->t1_ms,
-			sip->t2_ms);
+	/* blame the value the file gave: t2_ms when given, else t1_ms */
+	if (map_value(c, n, "t2_ms"))
+		return fail_key(c, n, "t2_ms", "%u is less than t1_ms (%u)", sip->t2_ms,
+				sip->t1_ms);
+	return fail_key(c, n, "t1_ms", "%u exceeds t2_ms (%u)", sip->t1_ms, sip->t2_ms);
 }
 
 static int set_metrics(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -735,33 +816,24 @@ static const struct field listen_fields[] = {
 	FFN("transport", set_transport, false),
 };
 
+static int read_listen(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	struct sbc_listen *l = &((struct sbc_realm *)obj)->listen[i];
+
+	l->port = 5060;
+	l->transport = SBC_TRANSPORT_UDP;
+	return WALK(c, item, listen_fields, l);
+}
+
 static int set_listen(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_realm *realm = obj;
-	yaml_node_item_t *items;
 	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 1, SBC_MAX_LISTEN, "addresses", &count);
 
-	if (r)
-		return r;
-	if (!count || count > SBC_MAX_LISTEN)
-		return cfg_fail(c, n, "needs 1 to %u addresses", SBC_MAX_LISTEN);
-	realm->listen = calloc(count, sizeof *realm->listen);
-	if (!realm->listen)
-		return cfg_fail(c, n, "out of memory");
-	realm->nlisten = count;
-	for (size_t i = 0; i < count; i++) {
-		struct sbc_listen *l = &realm->listen[i];
-		size_t saved = path_push_index(c, i);
-
-		l->port = 5060;
-		l->transport = SBC_TRANSPORT_UDP;
-		r = WALK(c, yaml_document_get_node(c->doc, items[i]), listen_fields, l);
-		path_pop(c, saved);
-		if (r)
-			return r;
-	}
-	return 0;
+	if (!r)
+		realm->listen = seq_alloc(c, n, count, sizeof *realm->listen, &realm->nlisten, &r);
+	return r ? r : seq_each(c, n, read_listen, realm);
 }
 
 static int set_media_ports(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -810,9 +882,7 @@ static int set_media(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 
 	if (r || !ip_is_any(&m->ip))
 		return r;
-	path_push(c, "address");
-	return cfg_fail(c, map_value(c, n, "address"),
-			"must be a specific address: it is written into SDP");
+	return fail_key(c, n, "address", "must be a specific address: it is written into SDP");
 }
 
 static const struct field limits_fields[] = {
@@ -836,32 +906,29 @@ static int set_limits(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 
 static const char *const acl_policy_names[] = { "reject", "drop" };
 
+static int read_cidr(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	struct lim_cidr *cidrs = obj;
+	char why[128], pb[80];
+	const char *txt;
+	int r = scalar_text(c, item, &txt);
+
+	if (r)
+		return r;
+	if (lim_cidr_parse(txt, &cidrs[i], why, sizeof why) == 0)
+		return 0;
+	return cfg_fail(c, item, "\"%s\" %s", printable(txt, strlen(txt), pb, sizeof pb), why);
+}
+
 /* A list of CIDRs into a new array. */
 static int get_cidrs(struct cfg_ctx *c, yaml_node_t *n, struct lim_cidr **out, size_t *count)
 {
-	yaml_node_item_t *items;
-	int r = seq_items(c, n, &items, count);
+	size_t len;
+	int r = seq_count(c, n, 0, SBC_MAX_ACL, "entries", &len);
 
-	if (r || !*count)
-		return r;
-	if (*count > SBC_MAX_ACL)
-		return cfg_fail(c, n, "at most %u entries", SBC_MAX_ACL);
-	*out = calloc(*count, sizeof(**out));
-	if (!*out)
-		return cfg_fail(c, n, "out of memory");
-	for (size_t i = 0; !r && i < *count; i++) {
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-		size_t saved = path_push_index(c, i);
-		char why[128], pb[80];
-		const char *txt;
-
-		r = scalar_text(c, item, &txt);
-		if (!r && lim_cidr_parse(txt, &(*out)[i], why, sizeof why))
-			r = cfg_fail(c, item, "\"%s\" %s", printable(txt, strlen(txt), pb, sizeof pb),
-				     why);
-		path_pop(c, saved);
-	}
-	return r;
+	if (!r)
+		*out = seq_alloc(c, n, len, sizeof **out, count, &r);
+	return r ? r : seq_each(c, n, read_cidr, *out);
 }
 
 static int set_acl_allow(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -905,9 +972,7 @@ static int set_acl(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 			if (!lim_cidr_eq(&a->deny[i], &a->allow[j]))
 				continue;
 			lim_cidr_format(&a->deny[i], txt, sizeof txt);
-			path_push(c, "deny");
-			path_push_index(c, i);
-			return cfg_fail(c, node_at(c, n, "deny", i), "%s is also allow[%zu]", txt, j);
+			return fail_at(c, n, "deny", i, "%s is also allow[%zu]", txt, j);
 		}
 	}
 	return r;
@@ -915,7 +980,7 @@ static int set_acl(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 
 /* Headers a realm must not see. Only well-known names (a typo must not
  * silently remove nothing) and never the ones SIP cannot work without. */
-static int set_hide_headers(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+static int read_hide_header(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
 {
 	static const uint8_t needed[] = {
 		SIP_H_VIA, SIP_H_FROM, SIP_H_TO, SIP_H_CALL_ID, SIP_H_CSEQ, SIP_H_CONTACT,
@@ -924,33 +989,30 @@ static int set_hide_headers(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 		SIP_H_EVENT, SIP_H_SUBSCRIPTION_STATE, SIP_H_EXPIRES,
 	};
 	struct sbc_topology *t = obj;
-	yaml_node_item_t *items;
+	/* a list or mapping item reads as "", which no header is called */
+	const char *s = item->type == YAML_SCALAR_NODE ? sval(item) : "";
+	enum sip_hdr_id id = sip_hdr_lookup((sip_str_t){ s, (uint32_t)strlen(s) });
+
+	if (id == SIP_H_OTHER)
+		return cfg_fail(c, item, "\"%s\" is not a header name sbc knows", s);
+	if (memchr(needed, id, sizeof needed))
+		return cfg_fail(c, item, "%s cannot be removed: SIP needs it", s);
+	if (memchr(t->hide, id, t->nhide))
+		return cfg_fail(c, item, "%s is listed twice", s);
+	t->hide[t->nhide++] = (uint8_t)id;
+	return 0;
+}
+
+static int set_hide_headers(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
+	struct sbc_topology *t = obj;
 	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, SBC_MAX_HIDE_HEADERS, "headers", &count);
 
-	if (!r && count > SBC_MAX_HIDE_HEADERS)
-		return cfg_fail(c, n, "at most %u headers", SBC_MAX_HIDE_HEADERS);
+	if (r)
+		return r;
 	t->hide_headers_set = true;
-	for (size_t i = 0; !r && i < count; i++) {
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-		size_t saved = path_push_index(c, i);
-		const char *s = item->type == YAML_SCALAR_NODE ? (const char *)item->data.scalar.value : "";
-		sip_str_t name = { s, (uint32_t)strlen(s) };
-		enum sip_hdr_id id = sip_hdr_lookup(name);
-
-		if (id == SIP_H_OTHER)
-			r = cfg_fail(c, item, "\"%s\" is not a header name sbc knows", s);
-		for (size_t k = 0; !r && k < sizeof needed; k++)
-			if (needed[k] == id)
-				r = cfg_fail(c, item, "%s cannot be removed: SIP needs it", s);
-		for (size_t k = 0; !r && k < t->nhide; k++)
-			if (t->hide[k] == id)
-				r = cfg_fail(c, item, "%s is listed twice", s);
-		if (!r)
-			t->hide[t->nhide++] = (uint8_t)id;
-		path_pop(c, saved);
-	}
-	return r;
+	return seq_each(c, n, read_hide_header, t);
 }
 
 static const struct field topology_fields[] = {
@@ -986,14 +1048,11 @@ static int realm_advertise(struct cfg_ctx *c, yaml_node_t *item, struct sbc_real
 	if (realm->advertise.name[0]) {
 		if (!ip_is_any(&realm->advertise.ip))
 			return 0;
-		path_push(c, "advertise");
-		return cfg_fail(c, map_value(c, item, "advertise"),
-				"cannot advertise a wildcard address");
+		return fail_key(c, item, "advertise", "cannot advertise a wildcard address");
 	}
-	if (ip_is_any(first)) {
-		path_push(c, "advertise");
-		return cfg_fail(c, item, "required when listening on a wildcard address");
-	}
+	if (ip_is_any(first)) /* advertise is absent: points at the realm */
+		return fail_key(c, item, "advertise",
+				"required when listening on a wildcard address");
 	realm->advertise.ip = *first;
 	memcpy(realm->advertise.name, first->text, sizeof first->text);
 	return 0;
@@ -1005,8 +1064,7 @@ static int realm_dup_name(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_config
 		if (strcmp(cfg->realms[i].name, cfg->realms[j].name))
 			continue;
 		path_push_index(c, i);
-		path_push(c, "name");
-		return cfg_fail(c, node_at(c, seq_item(c, seq, i), "name", SIZE_MAX),
+		return fail_key(c, seq_item(c, seq, i), "name",
 				"\"%s\" is already the name of realms[%zu]", cfg->realms[i].name, j);
 	}
 	return 0;
@@ -1024,12 +1082,10 @@ static int realm_dup_listen(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_conf
 			    !ip_overlap(&o->ip, &l->ip))
 				continue;
 			path_push_index(c, i);
-			path_push(c, "listen");
-			path_push_index(c, k);
-			return cfg_fail(c, node_at(c, seq_item(c, seq, i), "listen", k),
-					"%s port %u/%s is already used by realms[%zu].listen[%zu] (%s)",
-					l->ip.text, l->port, transport_names[l->transport], j, m,
-					o->ip.text);
+			return fail_at(c, seq_item(c, seq, i), "listen", k,
+				       "%s port %u/%s is already used by realms[%zu].listen[%zu] (%s)",
+				       l->ip.text, l->port, transport_names[l->transport], j, m,
+				       o->ip.text);
 		}
 	}
 	return 0;
@@ -1066,9 +1122,7 @@ static int realm_media_clash(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_con
 		return 0;
 	path_push_index(c, i);
 	path_push(c, "media");
-	path_push(c, "ports");
-	return cfg_fail(c, node_at(c, at, "ports", SIZE_MAX), "%u-%u %s", m->port_first,
-			m->port_last, what);
+	return fail_key(c, at, "ports", "%u-%u %s", m->port_first, m->port_last, what);
 }
 
 static int realms_cross_check(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_config *cfg)
@@ -1085,39 +1139,32 @@ static int realms_cross_check(struct cfg_ctx *c, yaml_node_t *seq, struct sbc_co
 	return 0;
 }
 
+static int read_realm(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	struct sbc_realm *realm = &((struct sbc_config *)obj)->realms[i];
+	int r;
+
+	realm->hide_topology = true;
+	realm->topo.register_expires = 3600;
+	realm->limits.retry_after = 5;
+	realm->limits.flood_multiple = 4;
+	realm->limits.block_seconds = 60;
+	r = WALK(c, item, realm_fields, realm);
+	return r ? r : realm_advertise(c, item, realm);
+}
+
 static int set_realms(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_config *cfg = obj;
-	yaml_node_item_t *items;
-	size_t count, saved = c->plen;
-	int r = seq_items(c, n, &items, &count);
+	size_t count;
+	int r = seq_count(c, n, 1, SBC_MAX_REALMS, "realms", &count);
 
+	if (!r)
+		cfg->realms = seq_alloc(c, n, count, sizeof *cfg->realms, &cfg->nrealms, &r);
 	if (r)
 		return r;
-	if (!count || count > SBC_MAX_REALMS)
-		return cfg_fail(c, n, "needs 1 to %u realms", SBC_MAX_REALMS);
-	cfg->realms = calloc(count, sizeof *cfg->realms);
-	if (!cfg->realms)
-		return cfg_fail(c, n, "out of memory");
-	cfg->nrealms = count;
-	for (size_t i = 0; i < count; i++) {
-		struct sbc_realm *realm = &cfg->realms[i];
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-
-		path_push_index(c, i);
-		realm->hide_topology = true;
-		realm->topo.register_expires = 3600;
-		realm->limits.retry_after = 5;
-		realm->limits.flood_multiple = 4;
-		realm->limits.block_seconds = 60;
-		r = WALK(c, item, realm_fields, realm);
-		if (!r)
-			r = realm_advertise(c, item, realm);
-		if (r)
-			return r;
-		path_pop(c, saved);
-	}
-	return realms_cross_check(c, n, cfg);
+	r = seq_each(c, n, read_realm, cfg);
+	return r ? r : realms_cross_check(c, n, cfg);
 }
 
 /* ---- routes ------------------------------------------------------------- */
@@ -1131,7 +1178,7 @@ static int check_realm_ref(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	return get_id(c, n, name, sizeof name, true);
 }
 
-static int set_methods(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+static int read_method(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
 {
 	static const char *const names[] = {
 #define M_NAME(m) #m,
@@ -1139,24 +1186,24 @@ static int set_methods(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 #undef M_NAME
 	};
 	struct sbc_route *route = obj;
-	yaml_node_item_t *items;
+	int m, r = get_choice(c, item, "SIP method", names, sizeof names / sizeof names[0], &m);
+
+	if (r)
+		return r;
+	/* names[] follows enum sip_method from SIP_M_INVITE (= 1) on */
+	if (route->methods & (1u << (m + 1)))
+		return cfg_fail(c, item, "%s is listed twice", names[m]);
+	route->methods |= 1u << (m + 1);
+	return 0;
+}
+
+/* Unbounded: a method listed twice is refused, which bounds the list. */
+static int set_methods(struct cfg_ctx *c, yaml_node_t *n, void *obj)
+{
 	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, UINT_MAX, "methods", &count);
 
-	for (size_t i = 0; !r && i < count; i++) {
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-		size_t saved = path_push_index(c, i);
-		int m;
-
-		r = get_choice(c, item, "SIP method", names, sizeof names / sizeof names[0], &m);
-		/* names[] follows enum sip_method from SIP_M_INVITE (= 1) on */
-		if (!r && (route->methods & (1u << (m + 1))))
-			r = cfg_fail(c, item, "%s is listed twice", names[m]);
-		if (!r)
-			route->methods |= 1u << (m + 1);
-		path_pop(c, saved);
-	}
-	return r;
+	return r ? r : seq_each(c, n, read_method, obj);
 }
 
 static int set_ruri_domain(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -1181,10 +1228,19 @@ static const struct field hop_fields[] = {
 	FNUM(struct sbc_next_hop, weight, F_U16, 0, 65535),
 };
 
+static int read_hop(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	struct sbc_next_hop *h = &((struct sbc_route *)obj)->hops[i];
+
+	h->port = 5060;
+	h->priority = 1;
+	h->weight = 1;
+	return WALK(c, item, hop_fields, h);
+}
+
 static int set_next_hops(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_route *route = obj;
-	yaml_node_item_t *items;
 	size_t count;
 	int r;
 
@@ -1194,26 +1250,11 @@ static int set_next_hops(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 		route->by_ruri = true;
 		return 0;
 	}
-	r = seq_items(c, n, &items, &count);
-	if (r)
-		return r;
-	if (!count || count > SBC_MAX_HOPS)
-		return cfg_fail(c, n, "needs 1 to %u next hops, or \"ruri\"", SBC_MAX_HOPS);
-	route->hops = calloc(count, sizeof *route->hops);
-	if (!route->hops)
-		return cfg_fail(c, n, "out of memory");
-	route->nhops = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		struct sbc_next_hop *h = &route->hops[i];
-		size_t saved = path_push_index(c, i);
-
-		h->port = 5060;
-		h->priority = 1;
-		h->weight = 1;
-		r = WALK(c, yaml_document_get_node(c->doc, items[i]), hop_fields, h);
-		path_pop(c, saved);
-	}
-	return r;
+	/* the noun carries the alternative to a list into the message */
+	r = seq_count(c, n, 1, SBC_MAX_HOPS, "next hops, or \"ruri\"", &count);
+	if (!r)
+		route->hops = seq_alloc(c, n, count, sizeof *route->hops, &route->nhops, &r);
+	return r ? r : seq_each(c, n, read_hop, route);
 }
 
 static const struct field route_fields[] = {
@@ -1226,27 +1267,20 @@ static const struct field route_fields[] = {
 	FFN("next_hops", set_next_hops, true),
 };
 
+static int read_route(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	return WALK(c, item, route_fields, &((struct sbc_config *)obj)->routes[i]);
+}
+
 static int set_routes(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_config *cfg = obj;
-	yaml_node_item_t *items;
 	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, SBC_MAX_ROUTES, "routes", &count);
 
-	if (r || !count)
-		return r;
-	if (count > SBC_MAX_ROUTES)
-		return cfg_fail(c, n, "at most %u routes", SBC_MAX_ROUTES);
-	cfg->routes = calloc(count, sizeof *cfg->routes);
-	if (!cfg->routes)
-		return cfg_fail(c, n, "out of memory");
-	cfg->nroutes = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		size_t saved = path_push_index(c, i);
-		r = WALK(c, yaml_document_get_node(c->doc, items[i]), route_fields, &cfg->routes[i]);
-		path_pop(c, saved);
-	}
-	return r;
+	if (!r)
+		cfg->routes = seq_alloc(c, n, count, sizeof *cfg->routes, &cfg->nroutes, &r);
+	return r ? r : seq_each(c, n, read_route, cfg);
 }
 
 static int resolve_ref(struct cfg_ctx *c, yaml_node_t *item, const struct sbc_config *cfg,
@@ -1280,9 +1314,8 @@ static int routes_resolve(struct cfg_ctx *c, yaml_node_t *root, struct sbc_confi
 		for (size_t j = 0; !r && j < i; j++) {
 			if (strcmp(route->name, cfg->routes[j].name))
 				continue;
-			path_push(c, "name");
-			r = cfg_fail(c, map_value(c, item, "name"),
-				     "\"%s\" is already the name of routes[%zu]", route->name, j);
+			r = fail_key(c, item, "name", "\"%s\" is already the name of routes[%zu]",
+				     route->name, j);
 		}
 		if (r)
 			return r;
@@ -1302,24 +1335,17 @@ static int set_redis_mode(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	return r;
 }
 
+static int read_redis(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	return get_endpoint(c, item, &((struct sbc_ha *)obj)->redis[i]);
+}
+
 static int set_redis(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_ha *ha = obj;
-	yaml_node_item_t *items;
-	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, SBC_MAX_REDIS_SERVERS, "Redis servers", &ha->nredis);
 
-	if (r)
-		return r;
-	if (count > SBC_MAX_REDIS_SERVERS)
-		return cfg_fail(c, n, "at most %u Redis servers", SBC_MAX_REDIS_SERVERS);
-	ha->nredis = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		size_t saved = path_push_index(c, i);
-		r = get_endpoint(c, yaml_document_get_node(c->doc, items[i]), &ha->redis[i]);
-		path_pop(c, saved);
-	}
-	return r;
+	return r ? r : seq_each(c, n, read_redis, ha);
 }
 
 static int set_service_address(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -1344,14 +1370,6 @@ static const struct field ha_fields[] = {
 	FFN("service_address", set_service_address, false),
 };
 
-static int ha_fail(struct cfg_ctx *c, yaml_node_t *n, const char *key, const char *msg)
-{
-	yaml_node_t *v = map_value(c, n, key);
-
-	path_push(c, key);
-	return cfg_fail(c, v ? v : n, "%s", msg);
-}
-
 static int set_ha(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_ha *ha = &((struct sbc_config *)obj)->ha;
@@ -1360,17 +1378,17 @@ static int set_ha(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	if (r)
 		return r;
 	if (ha->renew_ms >= ha->lease_ms)
-		return ha_fail(c, n, "renew_ms", "must be shorter than lease_ms");
+		return fail_key(c, n, "renew_ms", "must be shorter than lease_ms");
 	if (!ha->enabled)
 		return 0;
 	if (!ha->node_id[0])
-		return ha_fail(c, n, "node_id", "required when ha is enabled");
+		return fail_key(c, n, "node_id", "required when ha is enabled");
 	if (!ha->pair[0])
-		return ha_fail(c, n, "pair", "required when ha is enabled");
+		return fail_key(c, n, "pair", "required when ha is enabled");
 	if (!ha->nredis)
-		return ha_fail(c, n, "redis", "at least one server is required when ha is enabled");
+		return fail_key(c, n, "redis", "at least one server is required when ha is enabled");
 	if (ha->redis_mode == SBC_REDIS_SENTINEL && !ha->sentinel_master[0])
-		return ha_fail(c, n, "sentinel_master", "required with redis_mode sentinel");
+		return fail_key(c, n, "sentinel_master", "required with redis_mode sentinel");
 	return 0;
 }
 
@@ -1392,28 +1410,22 @@ static int set_io_backend(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 	return 0;
 }
 
+static int read_eal_arg(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	struct sbc_io *io = obj;
+	int r = get_str(c, item, io->eal_args[i], sizeof io->eal_args[i]);
+
+	if (!r && !io->eal_args[i][0])
+		return cfg_fail(c, item, "an EAL argument must not be empty");
+	return r;
+}
+
 static int set_io_eal_args(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_io *io = obj;
-	yaml_node_item_t *items;
-	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, SBC_IO_MAX_EAL_ARGS, "EAL arguments", &io->neal_args);
 
-	if (r)
-		return r;
-	if (count > SBC_IO_MAX_EAL_ARGS)
-		return cfg_fail(c, n, "at most %u EAL arguments", SBC_IO_MAX_EAL_ARGS);
-	io->neal_args = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		size_t saved = path_push_index(c, i);
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-
-		r = get_str(c, item, io->eal_args[i], sizeof io->eal_args[i]);
-		if (!r && !io->eal_args[i][0])
-			r = cfg_fail(c, item, "an EAL argument must not be empty");
-		path_pop(c, saved);
-	}
-	return r;
+	return r ? r : seq_each(c, n, read_eal_arg, io);
 }
 
 /* PCI address as DPDK names it: [DOMAIN:]BUS:DEV.FN, hex. */
@@ -1524,30 +1536,25 @@ static int get_io_prefix(struct cfg_ctx *c, yaml_node_t *n, struct sbc_io_prefix
 	return 0;
 }
 
+/* One of a port's addresses, each listed once. */
+static int read_io_address(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	struct sbc_io_port *p = obj;
+	int r = get_io_prefix(c, item, &p->addr[i]);
+
+	for (size_t j = 0; !r && j < i; j++) {
+		if (sbc_ip_eq(&p->addr[j].ip, &p->addr[i].ip))
+			return cfg_fail(c, item, "%s is listed twice", p->addr[i].ip.text);
+	}
+	return r;
+}
+
 static int set_io_addresses(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_io_port *p = obj;
-	yaml_node_item_t *items;
-	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 1, SBC_IO_MAX_ADDRS, "addresses", &p->naddr);
 
-	if (r)
-		return r;
-	if (!count || count > SBC_IO_MAX_ADDRS)
-		return cfg_fail(c, n, "needs 1 to %u addresses", SBC_IO_MAX_ADDRS);
-	p->naddr = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		size_t saved = path_push_index(c, i);
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-
-		r = get_io_prefix(c, item, &p->addr[i]);
-		for (size_t j = 0; !r && j < i; j++) {
-			if (sbc_ip_eq(&p->addr[j].ip, &p->addr[i].ip))
-				r = cfg_fail(c, item, "%s is listed twice", p->addr[i].ip.text);
-		}
-		path_pop(c, saved);
-	}
-	return r;
+	return r ? r : seq_each(c, n, read_io_address, p);
 }
 
 static int set_io_gateway(struct cfg_ctx *c, yaml_node_t *n, void *obj)
@@ -1641,71 +1648,50 @@ static int io_port_check(struct cfg_ctx *c, yaml_node_t *item, struct sbc_io *io
 
 	for (size_t k = 0; k < p->naddr && !on_link; k++)
 		on_link = io_prefix_covers(&p->addr[k], &p->gateway);
-	if (!on_link) {
-		path_push(c, "gateway");
-		return cfg_fail(c, map_value(c, item, "gateway"),
-				"%s is not inside any of the port's address prefixes",
-				p->gateway.text);
-	}
+	if (!on_link)
+		return fail_key(c, item, "gateway", "%s is not inside any of the port's address "
+				"prefixes", p->gateway.text);
 	on_link = p->gateway6.family == AF_UNSPEC || IN6_IS_ADDR_LINKLOCAL(&p->gateway6.u.v6);
 	for (size_t k = 0; k < p->naddr && !on_link; k++)
 		on_link = io_prefix_covers(&p->addr[k], &p->gateway6);
-	if (!on_link) {
-		path_push(c, "gateway6");
-		return cfg_fail(c, map_value(c, item, "gateway6"),
-				"%s is neither link-local nor inside any of the port's address "
-				"prefixes", p->gateway6.text);
-	}
+	if (!on_link)
+		return fail_key(c, item, "gateway6", "%s is neither link-local nor inside any of "
+				"the port's address prefixes", p->gateway6.text);
 	for (size_t j = 0; j < i; j++) {
 		const struct sbc_io_port *o = &io->ports[j];
-		if (nlen == io_devname_len(o->device) && !strncmp(p->device, o->device, nlen)) {
-			path_push(c, "device");
-			return cfg_fail(c, map_value(c, item, "device"),
+		if (nlen == io_devname_len(o->device) && !strncmp(p->device, o->device, nlen))
+			return fail_key(c, item, "device",
 					"\"%.*s\" is already io.ports[%zu].device", (int)nlen,
 					p->device, j);
-		}
-		if (p->kernel_tap[0] && !strcmp(p->kernel_tap, o->kernel_tap)) {
-			path_push(c, "kernel_tap");
-			return cfg_fail(c, map_value(c, item, "kernel_tap"),
+		if (p->kernel_tap[0] && !strcmp(p->kernel_tap, o->kernel_tap))
+			return fail_key(c, item, "kernel_tap",
 					"\"%s\" is already io.ports[%zu].kernel_tap", p->kernel_tap, j);
-		}
 		for (size_t k = 0; k < p->naddr; k++) {
 			for (size_t m = 0; m < o->naddr; m++) {
 				if (!sbc_ip_eq(&p->addr[k].ip, &o->addr[m].ip))
 					continue;
-				path_push(c, "addresses");
-				path_push_index(c, k);
-				return cfg_fail(c, node_at(c, item, "addresses", k),
-						"%s is already an address of io.ports[%zu]",
-						p->addr[k].ip.text, j);
+				return fail_at(c, item, "addresses", k,
+					       "%s is already an address of io.ports[%zu]",
+					       p->addr[k].ip.text, j);
 			}
 		}
 	}
 	return 0;
 }
 
+static int read_io_port(struct cfg_ctx *c, yaml_node_t *item, size_t i, void *obj)
+{
+	int r = WALK(c, item, io_port_fields, &((struct sbc_io *)obj)->ports[i]);
+
+	return r ? r : io_port_check(c, item, obj, i);
+}
+
 static int set_io_ports(struct cfg_ctx *c, yaml_node_t *n, void *obj)
 {
 	struct sbc_io *io = obj;
-	yaml_node_item_t *items;
-	size_t count;
-	int r = seq_items(c, n, &items, &count);
+	int r = seq_count(c, n, 0, SBC_IO_MAX_PORTS, "ports", &io->nports);
 
-	if (r)
-		return r;
-	if (count > SBC_IO_MAX_PORTS)
-		return cfg_fail(c, n, "at most %u ports", SBC_IO_MAX_PORTS);
-	io->nports = count;
-	for (size_t i = 0; !r && i < count; i++) {
-		size_t saved = path_push_index(c, i);
-		yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-
-		r = WALK(c, item, io_port_fields, &io->ports[i]);
-		if (!r)
-			r = io_port_check(c, item, io, i);
-		path_pop(c, saved);
-	}
-	return r;
+	return r ? r : seq_each(c, n, read_io_port, io);
 }
 
 static const struct field io_fields[] = {
@@ -1738,11 +1724,9 @@ static int io_eal_dup_vdev(struct cfg_ctx *c, yaml_node_t *n, const struct sbc_i
 			size_t len = io_devname_len(io->ports[p].device);
 			if (len != io_devname_len(a) || strncmp(a, io->ports[p].device, len))
 				continue;
-			path_push(c, "eal_args");
-			path_push_index(c, at);
-			return cfg_fail(c, node_at(c, n, "eal_args", at),
-					"\"%.*s\" is io.ports[%zu].device, which the backend adds to the "
-					"EAL arguments itself: remove it here", (int)len, a, p);
+			return fail_at(c, n, "eal_args", at,
+				       "\"%.*s\" is io.ports[%zu].device, which the backend adds to "
+				       "the EAL arguments itself: remove it here", (int)len, a, p);
 		}
 	}
 	return 0;
@@ -1805,10 +1789,8 @@ static int io_resolve(struct cfg_ctx *c, yaml_node_t *root, struct sbc_config *c
 	if (io->backend != SBC_IO_DPDK)
 		return 0;
 	if (!io->nports) {
-		yaml_node_t *ion = map_value(c, root, "io");
 		path_push(c, "io");
-		path_push(c, "ports");
-		return cfg_fail(c, node_at(c, ion, "ports", SIZE_MAX),
+		return fail_key(c, map_value(c, root, "io"), "ports",
 				"the dpdk backend needs at least one port");
 	}
 	for (size_t i = 0; !r && i < cfg->nrealms; i++) {

@@ -372,6 +372,174 @@ static void test_aliases(void **state)
 	sbc_config_free(cfg);
 }
 
+/* ---- bounded lists -------------------------------------------------------- */
+
+/* text with its one "%s" replaced by "[pre<first>post, pre<first+1>post,
+ * ...]" of n items: lists too long to spell out. The caller frees it. */
+static char *with_list(const char *text, size_t n, const char *pre, size_t first,
+		       const char *post)
+{
+	const char *at = strstr(text, "%s");
+	size_t cap = strlen(text) + n * (strlen(pre) + strlen(post) + 24) + 4, used;
+	char *s = malloc(cap);
+
+	assert_non_null(at);
+	assert_non_null(s);
+	used = (size_t)snprintf(s, cap, "%.*s[", (int)(at - text), text);
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(s + used, cap - used, "%s%s%zu%s", i ? ", " : "", pre,
+					 first + i, post);
+	snprintf(s + used, cap - used, "]%s", at + 2);
+	return s;
+}
+
+struct list_case {
+	const char *text;       /* a configuration with one "%s" for the list */
+	const char *pre, *post; /* item i is pre<i>post */
+	size_t max;             /* at most max items are accepted */
+	const char *too_many;   /* the message for max + 1 */
+};
+
+#define ROUTE_WITH(fields)                                                     \
+	MIN_REALM "routes:\n"                                                  \
+	"  - { name: r, from_realm: a, to_realm: a, " fields " }\n"
+
+/* Every bounded list takes its maximum and refuses one item more, at the
+ * list's own line. */
+static void test_list_bounds(void **state)
+{
+	static const struct list_case cases[] = {
+		{ "realms:\n  - name: a\n    listen: %s\n"
+		  "    media: { address: 127.0.0.1, ports: 10000-10999 }\n",
+		  "{ address: 127.0.0.1, port: ", " }", SBC_MAX_LISTEN,
+		  "mem.yaml:3: realms[0].listen: needs 1 to 16 addresses" },
+		{ ROUTE_WITH("next_hops: %s"), "{ host: 10.0.0.", " }", SBC_MAX_HOPS,
+		  "mem.yaml:6: routes[0].next_hops: needs 1 to 32 next hops, or \"ruri\"" },
+		{ MIN_REALM "    acl: { deny: %s }\n", "2001:db8:", "::/48", SBC_MAX_ACL,
+		  "mem.yaml:5: realms[0].acl.deny: at most 4096 entries" },
+		{ MIN_REALM "ha: { redis: %s }\n", "10.0.0.1:", "", SBC_MAX_REDIS_SERVERS,
+		  "mem.yaml:5: ha.redis: at most 8 Redis servers" },
+		{ MIN_REALM "io: { eal_args: %s }\n", "--a", "", SBC_IO_MAX_EAL_ARGS,
+		  "mem.yaml:5: io.eal_args: at most 32 EAL arguments" },
+		{ MIN_REALM "io: { ports: [{ device: net_null0, addresses: %s }] }\n", "10.0.",
+		  ".1/24", SBC_IO_MAX_ADDRS,
+		  "mem.yaml:5: io.ports[0].addresses: needs 1 to 16 addresses" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct list_case *lc = &cases[i];
+		char *text = with_list(lc->text, lc->max, lc->pre, 1, lc->post);
+		struct sbc_config *cfg = parse_ok(text);
+
+		sbc_config_free(cfg);
+		free(text);
+		text = with_list(lc->text, lc->max + 1, lc->pre, 1, lc->post);
+		parse_fails(text, lc->too_many);
+		free(text);
+	}
+}
+
+/* A list that is too long is refused before any item is read: these
+ * items would each fail on their own. */
+static void test_list_count_first(void **state)
+{
+	static const struct list_case cases[] = {
+		{ "realms: %s\n", "r", "", SBC_MAX_REALMS,
+		  "mem.yaml:1: realms: needs 1 to 64 realms" },
+		{ MIN_REALM "routes: %s\n", "r", "", SBC_MAX_ROUTES,
+		  "mem.yaml:5: routes: at most 4096 routes" },
+		{ MIN_REALM "    topology: { hide_headers: %s }\n", "X-H", "",
+		  SBC_MAX_HIDE_HEADERS,
+		  "mem.yaml:5: realms[0].topology.hide_headers: at most 24 headers" },
+		{ MIN_REALM "io: { ports: %s }\n", "p", "", SBC_IO_MAX_PORTS,
+		  "mem.yaml:5: io.ports: at most 8 ports" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *text = with_list(cases[i].text, cases[i].max + 1, cases[i].pre, 0,
+				       cases[i].post);
+		parse_fails(text, cases[i].too_many);
+		free(text);
+	}
+}
+
+/* An empty or null list means none where a list may be empty (no array,
+ * count 0), and is refused with its bounds where it may not. */
+static void test_empty_lists(void **state)
+{
+	struct sbc_config *cfg = parse_ok(
+		"ha: { redis: [] }\n"
+		"io: { eal_args: ~, ports: [] }\n"
+		"realms:\n"
+		"  - name: a\n"
+		"    listen: [{ address: 127.0.0.1 }]\n"
+		"    media: { address: 127.0.0.1, ports: 10000-10999 }\n"
+		"    acl: { allow: [], deny: ~ }\n"
+		"    topology: { hide_headers: [] }\n"
+		"routes:\n"
+		"  - { name: r, from_realm: a, to_realm: a, methods: [], next_hops: ruri }\n");
+
+	assert_int_equal(cfg->ha.nredis, 0);
+	assert_int_equal(cfg->io.neal_args, 0);
+	assert_int_equal(cfg->io.nports, 0);
+	assert_int_equal(cfg->realms[0].acl.nallow, 0);
+	assert_null(cfg->realms[0].acl.allow);
+	assert_int_equal(cfg->realms[0].acl.ndeny, 0);
+	assert_null(cfg->realms[0].acl.deny);
+	/* an empty list hides nothing, rather than the default set */
+	assert_true(cfg->realms[0].topo.hide_headers_set);
+	assert_int_equal(cfg->realms[0].topo.nhide, 0);
+	assert_int_equal(cfg->routes[0].methods, 0); /* any method */
+	sbc_config_free(cfg);
+
+	cfg = parse_ok(MIN_REALM "routes: []\n");
+	assert_int_equal(cfg->nroutes, 0);
+	assert_null(cfg->routes);
+	sbc_config_free(cfg);
+
+	parse_fails("realms: []\n", "mem.yaml:1: realms: needs 1 to 64 realms");
+	parse_fails("realms:\n  - name: a\n    listen: ~\n"
+		    "    media: { address: 127.0.0.1, ports: 10000-10999 }\n",
+		    "mem.yaml:3: realms[0].listen: needs 1 to 16 addresses");
+	parse_fails(MIN_REALM "io: { ports: [{ device: net_null0, addresses: [] }] }\n",
+		    "mem.yaml:5: io.ports[0].addresses: needs 1 to 16 addresses");
+}
+
+/* A single value or a mapping where a list belongs. */
+static void test_not_a_list(void **state)
+{
+	static const struct {
+		const char *text, *expect;
+	} cases[] = {
+		{ "realms: a\n", "mem.yaml:1: realms: expected a list" },
+		{ "realms:\n  - name: a\n    listen: { address: 127.0.0.1 }\n"
+		  "    media: { address: 127.0.0.1, ports: 10000-10999 }\n",
+		  "mem.yaml:3: realms[0].listen: expected a list" },
+		{ MIN_REALM "routes: { name: r }\n", "mem.yaml:5: routes: expected a list" },
+		{ MIN_REALM "    acl: { deny: 10.0.0.0/8 }\n",
+		  "mem.yaml:5: realms[0].acl.deny: expected a list" },
+		{ MIN_REALM "    topology: { hide_headers: User-Agent }\n",
+		  "mem.yaml:5: realms[0].topology.hide_headers: expected a list" },
+		{ ROUTE_WITH("methods: INVITE, next_hops: ruri"),
+		  "mem.yaml:6: routes[0].methods: expected a list" },
+		{ ROUTE_WITH("next_hops: { host: 10.0.0.1 }"),
+		  "mem.yaml:6: routes[0].next_hops: expected a list" },
+		{ MIN_REALM "ha: { redis: \"10.0.0.1:6379\" }\n",
+		  "mem.yaml:5: ha.redis: expected a list" },
+		{ MIN_REALM "io: { eal_args: --a }\n", "mem.yaml:5: io.eal_args: expected a list" },
+		{ MIN_REALM "io: { ports: { device: net_null0 } }\n",
+		  "mem.yaml:5: io.ports: expected a list" },
+		{ MIN_REALM "io: { ports: [{ device: net_null0, addresses: 10.0.0.1/24 }] }\n",
+		  "mem.yaml:5: io.ports[0].addresses: expected a list" },
+		/* and a list where an item's mapping belongs */
+		{ MIN_REALM "io: { ports: [[net_null0]] }\n",
+		  "mem.yaml:5: io.ports[0]: expected a mapping of fields" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		parse_fails(cases[i].text, cases[i].expect);
+}
+
 static void test_free_null(void **state)
 {
 	sbc_config_free(NULL);
@@ -403,6 +571,10 @@ int main(void)
 		cmocka_unit_test(test_null_blocks_are_defaults),
 		cmocka_unit_test(test_messages_in_memory),
 		cmocka_unit_test(test_aliases),
+		cmocka_unit_test(test_list_bounds),
+		cmocka_unit_test(test_list_count_first),
+		cmocka_unit_test(test_empty_lists),
+		cmocka_unit_test(test_not_a_list),
 		cmocka_unit_test(test_free_null),
 		cmocka_unit_test(test_missing_file),
 	};
