@@ -52,8 +52,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netns import (CLEANUP as _CLEANUP, cleanup as _cleanup, die_with_parent,  # noqa: E402
-                   make_netns, netns, on_sigterm as _on_sigterm, quiet_ipv6, run,
-                   sweep_stale, tx_checksum_off)
+                   dpdk_preflight, make_netns, netns, on_sigterm as _on_sigterm,
+                   quiet_ipv6, run, sweep_stale, tx_checksum_off)
 from sipua import (UA, SipMessage, make_request, new_branch, new_call_id, new_tag,  # noqa: E402
                    sdp, sdp_rewrite_problem)
 
@@ -1090,36 +1090,15 @@ class DpdkMediaIPv6(unittest.TestCase):
             self.assertNotIn(marker, log)
 
 
-def dpdk_built():
-    """sbc -t on a dpdk configuration: rejected only by a build without DPDK."""
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(BAD_BASE.format(workers=1, device="net_null0", eal="", listen="10.30.0.1"))
-    try:
-        r = subprocess.run([SBC, "-t", "-c", f.name], capture_output=True, text=True)
-    finally:
-        os.unlink(f.name)
-    if "built without DPDK" in r.stderr:
-        return False
-    if r.returncode != 0:
-        raise RuntimeError("sbc -t failed on the DPDK probe configuration: " + r.stderr)
-    return True
-
-
 def main():
     global SBC, SRC
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
     SBC, SRC = os.path.abspath(sys.argv[1]), sys.argv[2]
-    if not dpdk_built():
-        print("SKIP: this sbc was built without DPDK (HAVE_DPDK is 0)")
-        return 77
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            print("FAIL: the DPDK integration test needs root (network namespaces) in CI")
-            return 1
-        print("SKIP: the DPDK integration test needs root (network namespaces, veth, TAP)")
-        return 77
+    status = dpdk_preflight(SBC, "the DPDK integration test")
+    if status is not None:
+        return status
     # meson's timeout SIGKILLs the test 0.5 s after its SIGTERM, which may
     # cut the cleanup short: what a killed run left (its PID no longer
     # runs) goes now. The daemons die with the test (die_with_parent).
