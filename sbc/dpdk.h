@@ -365,6 +365,13 @@ void dp_media_handoff(struct io_queue *q, unsigned owner, struct rte_mbuf *m);
 void dp_media_deliver(struct io_queue *q, struct rte_mbuf *m, uint32_t l4, uint16_t ulen,
 		      int family, const void *src_ip, const void *dst_ip, rte_be16_t sport,
 		      rte_be16_t dport, unsigned realm, struct io_pkt *out);
+/* Deliver a checked UDP datagram (l4 = offset of its UDP header, ulen its
+ * UDP length) for listen iface f into out: payload copied into out->buf,
+ * source from src_ip/sport, destination f's address; m freed either way.
+ * False (counted as a bad UDP datagram) when m is shorter than ulen. */
+bool dp_listen_deliver(struct io_queue *q, struct rte_mbuf *m, const struct dp_iface *f,
+		       uint32_t l4, uint16_t ulen, const void *src_ip, rte_be16_t sport,
+		       struct io_pkt *out);
 
 /* ---- dpdk_ip.c ---------------------------------------------------------- */
 

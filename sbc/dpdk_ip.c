@@ -151,7 +151,6 @@ static bool udp_input(struct io_queue *q, const struct dp_port *p, struct rte_mb
 	struct rte_udp_hdr uh;
 	const struct rte_udp_hdr *u;
 	const struct dp_iface *f;
-	const void *data;
 	uint16_t ulen;
 	int mr = -1;
 
@@ -196,29 +195,7 @@ static bool udp_input(struct io_queue *q, const struct dp_port *p, struct rte_mb
 				 u->src_port, u->dst_port, (unsigned)mr, out);
 		return true;
 	}
-	ulen -= (uint16_t)sizeof uh;
-	data = rte_pktmbuf_read(m, l4 + (uint32_t)sizeof uh, ulen, out->buf);
-	if (!data) {
-		q->ctr[DP_C_RX_BAD_UDP]++;
-		rte_pktmbuf_free(m);
-		return false;
-	}
-	if (data != out->buf)
-		memcpy(out->buf, data, ulen);
-	out->len = ulen;
-	out->iface = (uint16_t)(f - dp.iface);
-	out->realm = f->realm;
-	memset(&out->src, 0, sizeof out->src);
-	out->src.v4.sin_family = AF_INET;
-	out->src.v4.sin_addr.s_addr = ip->src_addr;
-	out->src.v4.sin_port = u->src_port;
-	memset(&out->dst, 0, sizeof out->dst);
-	out->dst.v4.sin_family = AF_INET;
-	out->dst.v4.sin_addr.s_addr = f->ip;
-	out->dst.v4.sin_port = f->udp;
-	q->ctr[DP_C_RX_DGRAMS]++;
-	rte_pktmbuf_free(m);
-	return true;
+	return dp_listen_deliver(q, m, f, l4, ulen, &ip->src_addr, u->src_port, out);
 }
 
 /* ---- IPv4 in -------------------------------------------------------------- */

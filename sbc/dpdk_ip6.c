@@ -354,7 +354,6 @@ static bool udp6_input(struct io_queue *q, const struct dp_port *p, struct rte_m
 	const struct rte_udp_hdr *u = rte_pktmbuf_read(m, l4, sizeof uh, &uh);
 	const struct dp_iface *f;
 	uint64_t flag = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-	const void *data;
 	int mr = -1;
 
 	if (!u || (ulen = rte_be_to_cpu_16(u->dgram_len)) != plen || ulen < sizeof uh) {
@@ -391,29 +390,7 @@ static bool udp6_input(struct io_queue *q, const struct dp_port *p, struct rte_m
 				 u->dst_port, (unsigned)mr, out);
 		return true;
 	}
-	ulen -= (uint16_t)sizeof uh;
-	data = rte_pktmbuf_read(m, l4 + (uint32_t)sizeof uh, ulen, out->buf);
-	if (!data) {
-		q->ctr[DP_C_RX_BAD_UDP]++;
-		rte_pktmbuf_free(m);
-		return false;
-	}
-	if (data != out->buf)
-		memcpy(out->buf, data, ulen);
-	out->len = ulen;
-	out->iface = (uint16_t)(f - dp.iface);
-	out->realm = f->realm;
-	memset(&out->src, 0, sizeof out->src);
-	out->src.v6.sin6_family = AF_INET6;
-	memcpy(&out->src.v6.sin6_addr, ip->src_addr, 16);
-	out->src.v6.sin6_port = u->src_port;
-	memset(&out->dst, 0, sizeof out->dst);
-	out->dst.v6.sin6_family = AF_INET6;
-	memcpy(&out->dst.v6.sin6_addr, f->ip6, 16);
-	out->dst.v6.sin6_port = f->udp;
-	q->ctr[DP_C_RX_DGRAMS]++;
-	rte_pktmbuf_free(m);
-	return true;
+	return dp_listen_deliver(q, m, f, l4, ulen, ip->src_addr, u->src_port, out);
 }
 
 /* ---- IPv6 in ----------------------------------------------------------------- */

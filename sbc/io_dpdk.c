@@ -978,31 +978,11 @@ static inline bool lendable(const struct rte_mbuf *m, uint32_t l4, int family)
 						 : sizeof(struct rte_ipv4_hdr));
 }
 
-void dp_media_deliver(struct io_queue *q, struct rte_mbuf *m, uint32_t l4, uint16_t ulen,
-		      int family, const void *src_ip, const void *dst_ip, rte_be16_t sport,
-		      rte_be16_t dport, unsigned realm, struct io_pkt *out)
+/* out->src and out->dst of a datagram of family (addresses in network
+ * order, 4 or 16 bytes; ports big-endian). */
+static void pkt_addrs(struct io_pkt *out, int family, const void *src_ip, rte_be16_t sport,
+		      const void *dst_ip, rte_be16_t dport)
 {
-	uint32_t len = ulen - (uint32_t)sizeof(struct rte_udp_hdr);
-	bool lend = lendable(m, l4, family);
-	const void *data;
-
-	if (lend) {
-		out->buf = rte_pktmbuf_mtod_offset(m, char *, l4 + sizeof(struct rte_udp_hdr));
-		out->ref = m;
-		out->len = len;
-		m->l2_len = sizeof(struct rte_ether_hdr);
-		m->l3_len = l4 - m->l2_len;
-		q->ctr[DP_C_MEDIA_LENT]++;
-	} else {
-		data = rte_pktmbuf_read(m, l4 + (uint32_t)sizeof(struct rte_udp_hdr), len, out->buf);
-		if (data && data != out->buf)
-			memcpy(out->buf, data, len);
-		out->ref = NULL;
-		out->len = data ? len : 0;
-	}
-	out->iface = IO_IFACE_MEDIA;
-	out->realm = (uint16_t)realm;
-	out->port = rte_be_to_cpu_16(dport);
 	memset(&out->src, 0, sizeof out->src);
 	memset(&out->dst, 0, sizeof out->dst);
 	if (family == AF_INET6) {
@@ -1018,6 +998,62 @@ void dp_media_deliver(struct io_queue *q, struct rte_mbuf *m, uint32_t l4, uint1
 		out->src.v4.sin_port = sport;
 		out->dst.v4.sin_port = dport;
 	}
+}
+
+/* The UDP payload of m (len bytes after the header at l4) into buf, from
+ * however many segments; false when m is shorter. */
+static bool payload_copy(const struct rte_mbuf *m, uint32_t l4, uint32_t len, char *buf)
+{
+	const void *data = rte_pktmbuf_read(m, l4 + (uint32_t)sizeof(struct rte_udp_hdr), len, buf);
+
+	if (data && data != buf)
+		memcpy(buf, data, len);
+	return data != NULL;
+}
+
+bool dp_listen_deliver(struct io_queue *q, struct rte_mbuf *m, const struct dp_iface *f,
+		       uint32_t l4, uint16_t ulen, const void *src_ip, rte_be16_t sport,
+		       struct io_pkt *out)
+{
+	uint32_t len = ulen - (uint32_t)sizeof(struct rte_udp_hdr);
+	const void *ours = f->family == AF_INET6 ? (const void *)f->ip6 : (const void *)&f->ip;
+	bool ok = payload_copy(m, l4, len, out->buf);
+
+	rte_pktmbuf_free(m);
+	if (!ok) {
+		q->ctr[DP_C_RX_BAD_UDP]++;
+		return false;
+	}
+	out->len = len;
+	out->iface = (uint16_t)(f - dp.iface);
+	out->realm = f->realm;
+	pkt_addrs(out, f->family, src_ip, sport, ours, f->udp);
+	q->ctr[DP_C_RX_DGRAMS]++;
+	return true;
+}
+
+void dp_media_deliver(struct io_queue *q, struct rte_mbuf *m, uint32_t l4, uint16_t ulen,
+		      int family, const void *src_ip, const void *dst_ip, rte_be16_t sport,
+		      rte_be16_t dport, unsigned realm, struct io_pkt *out)
+{
+	uint32_t len = ulen - (uint32_t)sizeof(struct rte_udp_hdr);
+	bool lend = lendable(m, l4, family);
+
+	if (lend) {
+		out->buf = rte_pktmbuf_mtod_offset(m, char *, l4 + sizeof(struct rte_udp_hdr));
+		out->ref = m;
+		out->len = len;
+		m->l2_len = sizeof(struct rte_ether_hdr);
+		m->l3_len = l4 - m->l2_len;
+		q->ctr[DP_C_MEDIA_LENT]++;
+	} else {
+		out->ref = NULL;
+		out->len = payload_copy(m, l4, len, out->buf) ? len : 0;
+	}
+	out->iface = IO_IFACE_MEDIA;
+	out->realm = (uint16_t)realm;
+	out->port = rte_be_to_cpu_16(dport);
+	pkt_addrs(out, family, src_ip, sport, dst_ip, dport);
 	q->ctr[DP_C_MEDIA_IN]++;
 	if (!lend)
 		rte_pktmbuf_free(m);
