@@ -8,13 +8,15 @@ import socket
 import subprocess
 
 
-def free_port(ip):
-    """A UDP port of ip that was free a moment ago."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((ip, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def free_port(ip, kind=socket.SOCK_DGRAM):
+    """A port of ip (IPv4 or IPv6; UDP, or TCP with socket.SOCK_STREAM)
+    that was free a moment ago."""
+    s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, kind)
+    try:
+        s.bind((ip, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
 
 
 class Daemon:

@@ -98,6 +98,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import leakscan  # noqa: E402
 import netns  # noqa: E402
 import sipua  # noqa: E402
+from sbcproc import free_port  # noqa: E402  (also cf.free_port for the suites built on this one)
 from sipua import (UA, DEFAULT_TIMEOUT, Expected, Match, NameAddr, RefProxy, SipMessage,  # noqa: E402
                    Uri, Via, assert_message, canon, format_params, ladder, make_request,
                    new_call_id, new_tag, sdp_rewrite_problem)
@@ -233,15 +234,6 @@ def sdp(user="ua", ip=None, port=40000, direction="sendrecv", version=1):
 
 def rr(addr):
     return "<sip:%s:%d;lr;r2=on>" % addr
-
-
-def free_port(host):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 # ---------------------------------------------------------------------------

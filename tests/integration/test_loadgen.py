@@ -26,6 +26,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sbcproc import free_port  # noqa: E402
+
 SBC = LOADGEN = None
 ACCESS_IP, CORE_IP, UAS_IP, UAC_IP = "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"
 CALLS = 50
@@ -64,15 +67,6 @@ routes:
     to_realm: access
     next_hops: ruri
 """
-
-
-def free_port(host):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def answers_options(addr, timeout=10.0):

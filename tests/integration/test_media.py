@@ -78,15 +78,6 @@ routes:
 """
 
 
-def free_tcp_port(host):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
 # ---------------------------------------------------------------------------
 # RTP endpoints
 
@@ -161,7 +152,7 @@ class MediaNet:
         for _attempt in range(3):
             self.access = (ACCESS_IP, cf.free_port(ACCESS_IP))
             self.core = (CORE_IP, cf.free_port(CORE_IP))
-            self.mport = free_tcp_port("127.0.0.1")
+            self.mport = cf.free_port("127.0.0.1", socket.SOCK_STREAM)
             text = CONFIG.format(workers=workers, mport=self.mport, timeout=timeout,
                                  access_ip=ACCESS_IP, core_ip=CORE_IP, uas_ip=UAS_IP,
                                  pa=self.access[1], pc=self.core[1], hop=self.bob.port,

@@ -28,6 +28,9 @@ import unittest
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sbcproc import free_port  # noqa: E402
+
 SBC = None
 SRC = None
 PROMETHEUS = shutil.which("prometheus")
@@ -97,15 +100,6 @@ def stop(proc):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
-
-
-def free_port(host, kind):
-    s = socket.socket(socket.AF_INET, kind)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def http_get(url, timeout=5):

@@ -32,6 +32,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sbcproc import free_port  # noqa: E402
 from sipua import UA, make_request, new_call_id, new_tag  # noqa: E402
 
 SBC = None
@@ -82,16 +83,6 @@ routes:
     to_realm: access
     next_hops: ruri
 """
-
-
-def free_port(host, kind=socket.SOCK_DGRAM):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(fam, kind)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def have_ipv6_loopback():
